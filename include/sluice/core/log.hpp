@@ -1,0 +1,161 @@
+#ifndef SLUICE_CORE_LOG_HPP
+#define SLUICE_CORE_LOG_HPP
+
+// One JSON object per line on stderr: easy for people to read and for log shippers to parse.
+//
+//   sluice::log::info("request", {{"request_id", id}, {"status", 200}, {"latency_ms", 1.25}});
+//   -> {"ts":"2026-11-22T02:15:53.123Z","level":"info","event":"request","request_id":"..",...}
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <initializer_list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace sluice::log {
+
+enum class level : int { debug = 0, info = 1, warn = 2, error = 3, off = 4 };
+
+/// A field of a log line. Values are copied into the line at once, so views may be temporaries.
+struct field {
+    using value_type = std::variant<std::string_view, std::int64_t, std::uint64_t, double, bool>;
+    std::string_view key;
+    value_type value;
+
+    field(std::string_view k, std::string_view v) : key(k), value(v) {}
+    field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
+    field(std::string_view k, const char* v) : key(k), value(std::string_view(v ? v : "")) {}
+    field(std::string_view k, bool v) : key(k), value(v) {}
+    field(std::string_view k, double v) : key(k), value(v) {}
+    template <class I>
+        requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
+    field(std::string_view k, I v)
+        : key(k), value(std::is_signed_v<I> ? value_type(std::int64_t(v)) : value_type(std::uint64_t(v))) {}
+};
+
+namespace detail {
+
+inline level level_from_env() noexcept {
+    const char* v = std::getenv("SLUICE_LOG_LEVEL");
+    if (!v) return level::info;
+    std::string_view s(v);
+    if (s == "debug") return level::debug;
+    if (s == "warn") return level::warn;
+    if (s == "error") return level::error;
+    if (s == "off") return level::off;
+    return level::info;
+}
+
+inline std::atomic<level>& threshold() noexcept {
+    static std::atomic<level> t{level_from_env()};
+    return t;
+}
+
+inline std::mutex& sink_mutex() noexcept {
+    static std::mutex m;
+    return m;
+}
+
+inline void append_escaped(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 0xf];
+            } else {
+                out += char(c);
+            }
+        }
+    }
+    out += '"';
+}
+
+inline void append_value(std::string& out, const field::value_type& v) {
+    std::visit(
+        [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string_view>) append_escaped(out, x);
+            else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
+            else if constexpr (std::is_same_v<T, double>) {
+                char buf[32];
+                int n = std::snprintf(buf, sizeof buf, "%.3f", x);
+                out.append(buf, std::size_t(n));
+            } else out += std::to_string(x);
+        },
+        v);
+}
+
+inline void append_timestamp(std::string& out) {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t t = system_clock::to_time_t(now);
+    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += std::size_t(std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms)));
+    out.append(buf, n);
+}
+
+inline constexpr std::string_view level_name(level l) noexcept {
+    switch (l) {
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+    default: return "off";
+    }
+}
+
+} // namespace detail
+
+inline void set_level(level l) noexcept { detail::threshold().store(l, std::memory_order_relaxed); }
+inline bool enabled(level l) noexcept { return l >= detail::threshold().load(std::memory_order_relaxed); }
+
+/// Formats the whole line first, then writes it with one call, so lines from threads never interleave.
+inline void write(level l, std::string_view event, std::initializer_list<field> fields = {}) {
+    if (!enabled(l)) return;
+    std::string line;
+    line.reserve(160);
+    line += "{\"ts\":\"";
+    detail::append_timestamp(line);
+    line += "\",\"level\":\"";
+    line += detail::level_name(l);
+    line += "\",\"event\":";
+    detail::append_escaped(line, event);
+    for (const auto& f : fields) {
+        line += ',';
+        detail::append_escaped(line, f.key);
+        line += ':';
+        detail::append_value(line, f.value);
+    }
+    line += "}\n";
+    std::lock_guard lock(detail::sink_mutex());
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+}
+
+inline void debug(std::string_view e, std::initializer_list<field> f = {}) { write(level::debug, e, f); }
+inline void info(std::string_view e, std::initializer_list<field> f = {}) { write(level::info, e, f); }
+inline void warn(std::string_view e, std::initializer_list<field> f = {}) { write(level::warn, e, f); }
+inline void error(std::string_view e, std::initializer_list<field> f = {}) { write(level::error, e, f); }
+
+} // namespace sluice::log
+
+#endif
