@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace sluice::log {
@@ -28,9 +29,9 @@ struct field {
     std::string_view key;
     value_type value;
 
-    field(std::string_view k, std::string_view v) : key(k), value(v) {}
-    field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
-    field(std::string_view k, const char* v) : key(k), value(std::string_view(v ? v : "")) {}
+    template <class S>
+        requires std::is_convertible_v<const S&, std::string_view>
+    field(std::string_view k, const S& v) : key(k), value(std::string_view(v)) {}
     field(std::string_view k, bool v) : key(k), value(v) {}
     field(std::string_view k, double v) : key(k), value(v) {}
     template <class I>
