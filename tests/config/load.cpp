@@ -489,3 +489,29 @@ TEST_CASE("load_file names a file it cannot read", "[config]") {
         } catch (const config_error& e) { CHECK(e.message() == "not a regular file"); }
     }
 }
+
+TEST_CASE("provider options reach the plugin as typed JSON", "[config]") {
+    auto cfg = load(R"(providers:
+  - name: vllm
+    plugin: openai
+    base_url: http://127.0.0.1:8000/v1
+    options:
+      dialect: vllm
+      top_k: true
+      default_max_tokens: 1024
+      temperature_scale: 0.5
+      quoted: "42"
+      stops: [a, b]
+      secret: ${TOKEN}
+)", {{"TOKEN", "t0k"}});
+    const auto& o = cfg.providers.at(0).options;
+    CHECK(o.at("dialect") == "vllm");
+    CHECK(o.at("top_k") == true);
+    CHECK(o.at("default_max_tokens").as_int64() == 1024);
+    CHECK(o.at("temperature_scale").as_double() == 0.5);
+    CHECK(o.at("quoted") == "42");
+    CHECK(o.at("stops").as_array().size() == 2);
+    CHECK(o.at("secret") == "t0k");
+    CHECK(error_of("providers:\n  - {name: p, plugin: openai, base_url: https://x, options: [1]}\n").message() ==
+          "expected a mapping of plugin options, got a list");
+}

@@ -8,6 +8,8 @@
 #include <sluice/config/node.hpp>
 #include <sluice/core/endpoint.hpp>
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -63,6 +65,7 @@ struct provider_config {
     upstream_timeouts timeouts;
     unsigned max_connections = 64;
     upstream_tls tls;
+    boost::json::object options; // plugin-specific settings, handed to the plugin as written
     int line = 0; // the line of its name, for messages that point back at the file
 
     /// Whether plugin names a file rather than a plugin in the search path.

@@ -8,6 +8,7 @@
 //   auto cfg = sluice::config::load_string(embedded_default_yaml, "default.yaml");
 
 #include <sluice/config/config.hpp>
+#include <sluice/config/json.hpp>
 
 #include <boost/url/parse.hpp>
 
@@ -104,7 +105,7 @@ inline upstream_timeouts read_upstream_timeouts(const node& n) {
 /// earlier: the providers before this one, to refuse a second of the same name.
 inline provider_config read_provider(const node& n, const std::vector<provider_config>& earlier) {
     auto m = n.as_mapping(
-        {"name", "plugin", "base_url", "api_key", "headers", "timeouts", "max_connections", "tls"});
+        {"name", "plugin", "base_url", "api_key", "headers", "timeouts", "max_connections", "tls", "options"});
     provider_config p;
     auto name = m.required("name");
     p.name = name.as_nonempty_string();
@@ -132,6 +133,10 @@ inline provider_config read_provider(const node& n, const std::vector<provider_c
             p.headers.emplace_back(header, std::move(text));
         }
     if (auto v = m.find("timeouts")) p.timeouts = read_upstream_timeouts(*v);
+    if (auto v = m.find("options")) {
+        if (!v->is_mapping() && !v->is_null()) v->fail_expected("a mapping of plugin options");
+        if (v->is_mapping()) p.options = to_json(*v).as_object();
+    }
     if (auto v = m.find("max_connections")) p.max_connections = unsigned(v->as_integer(1, 65536));
     if (auto v = m.find("tls")) {
         auto t = v->as_mapping({"verify", "ca_file"});
