@@ -1,4 +1,4 @@
-#include <sluice/plugin/result.hpp>
+#include <sluice/core/result.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -7,7 +7,7 @@
 
 using sluice::core::error;
 using sluice::core::error_kind;
-using sluice::plugin::result;
+using sluice::core::result;
 
 namespace {
 

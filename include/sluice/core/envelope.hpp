@@ -274,6 +274,10 @@ struct envelope {
     bool stream = false;
     bool include_usage = false; // OpenAI stream_options.include_usage
 
+    // Client headers a provider may forward as they are: anthropic-beta and anthropic-version go
+    // to Anthropic and are ignored elsewhere (lower-case names).
+    std::vector<std::pair<std::string, std::string>> forward_headers;
+
     std::string user;                           // end-user id (OpenAI user, Anthropic metadata.user_id)
     std::map<std::string, std::string> metadata; // ordered, so encodings are stable
     boost::json::object extras;                  // provider-specific fields the catalog lets through

@@ -1,8 +1,8 @@
-#ifndef SLUICE_PLUGIN_RESULT_HPP
-#define SLUICE_PLUGIN_RESULT_HPP
+#ifndef SLUICE_CORE_RESULT_HPP
+#define SLUICE_CORE_RESULT_HPP
 
-// A value or the reason there is none, std::expected-style (C++23 is not ours yet). Plugin calls
-// and the host answer with it: a failed translation or a refused plugin is data, not a throw.
+// A value or the reason there is none, std::expected-style (C++23 is not ours yet). Decoders,
+// plugin calls and the host answer with it: a bad request or a refused plugin is data, not a throw.
 
 #include <sluice/core/error.hpp>
 
@@ -11,7 +11,7 @@
 #include <utility>
 #include <variant>
 
-namespace sluice::plugin {
+namespace sluice::core {
 
 template <class T, class E = core::error>
 class [[nodiscard]] result {
@@ -83,6 +83,6 @@ private:
     std::optional<E> e_;
 };
 
-} // namespace sluice::plugin
+} // namespace sluice::core
 
 #endif

@@ -1,0 +1,87 @@
+#ifndef SLUICE_API_CODEC_HPP
+#define SLUICE_API_CODEC_HPP
+
+// What every front API codec shares. A codec is pure: bytes in, envelope out; events in,
+// bytes out. No I/O and no Beast, so codecs are cheap to compile, test and fuzz.
+//
+// Each front API (chat completions, responses, messages) provides, in its own header:
+//   core::result<core::envelope> decode_<api>_request(std::string_view body, const request_headers&);
+//   std::string encode_<api>_body(const core::response_aggregate&, const response_context&);
+//   class <api>_stream_encoder { explicit <api>_stream_encoder(response_context);
+//                                void add(const core::event&, std::vector<sse_frame>& out); };
+// A non-streaming answer is the aggregate of the same events a stream would carry: one path.
+
+#include <sluice/core/envelope.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice::api {
+
+/// One server-sent event: an optional name and its data (JSON, or OpenAI's "[DONE]").
+struct sse_frame {
+    std::string event; // empty: no `event:` line (OpenAI chat chunks)
+    std::string data;
+    friend bool operator==(const sse_frame&, const sse_frame&) = default;
+};
+
+/// Appends one SSE event as it goes on the wire. Data with line breaks becomes several `data:`
+/// lines, as the format requires.
+inline void append_sse_event(std::string& out, std::string_view event, std::string_view data) {
+    if (!event.empty()) {
+        out += "event: ";
+        out += event;
+        out += '\n';
+    }
+    for (;;) {
+        auto nl = data.find('\n');
+        out += "data: ";
+        out += data.substr(0, nl);
+        out += '\n';
+        if (nl == std::string_view::npos) break;
+        data.remove_prefix(nl + 1);
+    }
+    out += '\n';
+}
+
+/// The request headers a decoder may read (lower-case names): anthropic-version, anthropic-beta…
+using request_headers = std::vector<std::pair<std::string, std::string>>;
+
+inline std::string_view find_header(const request_headers& h, std::string_view lower_name) noexcept {
+    for (const auto& [k, v] : h)
+        if (k == lower_name) return v;
+    return {};
+}
+
+/// What an encoder needs besides the events; the executor fills it per response.
+struct response_context {
+    std::string id;             // shown to the client: "chatcmpl-…", "resp_…", "msg_…"
+    std::string model;          // the model id shown to the client: the public id that served
+    std::int64_t created = 0;   // unix seconds
+    bool include_usage = false; // chat streams: a last chunk with usage (stream_options.include_usage)
+};
+
+/// An id in the style of each API: a prefix and random letters and digits.
+inline std::string new_response_id(core::front_api api) {
+    static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    std::string id;
+    std::size_t n = 24;
+    switch (api) {
+    case core::front_api::chat_completions: id = "chatcmpl-"; n = 29; break;
+    case core::front_api::responses: id = "resp_"; n = 32; break;
+    case core::front_api::messages: id = "msg_"; n = 24; break;
+    default: id = "req_"; break;
+    }
+    std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
+    for (std::size_t i = 0; i < n; ++i) id += alphabet[pick(gen)];
+    return id;
+}
+
+} // namespace sluice::api
+
+#endif
