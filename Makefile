@@ -5,7 +5,7 @@ CONFIG  ?=
 ARGS    ?=
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps configure build run test clean asan
+.PHONY: all deps node-deps configure build run test clean asan
 
 all: build
 
@@ -24,7 +24,12 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/bin/sluice-gateway $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
-test: build
+# The official SDKs the client tests drive, pinned by tests/clients/package-lock.json.
+node-deps:
+	@cd tests/clients && { [ -d node_modules/openai ] && [ node_modules/.package-lock.json -nt package-lock.json ]; } \
+	  || npm ci --no-audit --no-fund
+
+test: build node-deps
 	ctest --preset $(PRESET)
 
 asan:

@@ -22,11 +22,12 @@ export function runGateway(args, env = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/// A running gateway: its port, its log lines so far, and a way to stop it.
+/// A running server binary (the gateway, the mock upstream): its port, its log lines so far,
+/// and a way to stop it. It must log a JSON `listening` line with its port.
 export class Gateway {
-  static async start(args = [], env = {}) {
+  static async start(args = [], env = {}, bin = BIN) {
     const g = new Gateway();
-    g.proc = spawn(BIN, ['--listen', '127.0.0.1:0', ...args], {
+    g.proc = spawn(bin, ['--listen', '127.0.0.1:0', ...args], {
       env: { ...process.env, SLUICE_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
