@@ -4,9 +4,11 @@
 // The gateway: a configuration, the providers its plugins supply, the catalog of models, and
 // the HTTP server that serves them. The reference app is this class and a command line.
 
+#include <sluice/api/fronts.hpp>
 #include <sluice/config/config.hpp>
 #include <sluice/core/catalog.hpp>
 #include <sluice/core/log.hpp>
+#include <sluice/exec/serve.hpp>
 #include <sluice/plugin/host.hpp>
 #include <sluice/transport/route_table.hpp>
 #include <sluice/transport/server.hpp>
@@ -113,6 +115,7 @@ private:
     using exchange = transport::exchange;
     using error_code = transport::error_code;
     static constexpr auto get = boost::beast::http::verb::get;
+    static constexpr auto post = boost::beast::http::verb::post;
 
     void on_signal(const error_code& ec, int sig) {
         if (ec) return;
@@ -138,6 +141,15 @@ private:
                                     "': " + made.error().message);
             auto info = (*made)->describe();
             log::info("provider_loaded", {{"provider", p.name}, {"plugin", info.name}, {"version", info.version}});
+            transport::client_options co;
+            co.max_connections_per_origin = p.max_connections;
+            co.connect_timeout = p.timeouts.connect;
+            co.first_byte_timeout = p.timeouts.first_byte;
+            co.total_timeout = p.timeouts.total;
+            co.verify_peer = p.tls.verify;
+            if (p.tls.ca_file) co.ca_file = p.tls.ca_file->string();
+            upstreams_.emplace(p.name, exec::upstream{p.name, made.value(), p.base_url,
+                                                      std::make_shared<transport::http_client>(co)});
             providers_.emplace(p.name, std::move(made).value());
         }
     }
@@ -178,6 +190,17 @@ private:
                 co_await ex.respond_json(boost::beast::http::status::service_unavailable, R"({"status":"starting"})");
         });
         routes_.add(get, "/v1/models", [this](exchange& ex) -> transport::net::awaitable<void> { co_await list_models(ex); });
+        routes_.add(post, "/v1/chat/completions", [this](exchange& ex) {
+            return exec::serve_text<api::chat_completions_front>(ex, catalog_, upstream_for_);
+        });
+        routes_.add(post, "/v1/responses", [this](exchange& ex) {
+            return exec::serve_text<api::responses_front>(ex, catalog_, upstream_for_);
+        });
+        routes_.add(post, "/v1/messages", [this](exchange& ex) {
+            return exec::serve_text<api::messages_front>(ex, catalog_, upstream_for_);
+        });
+        routes_.add(post, "/v1/messages/count_tokens",
+                    [this](exchange& ex) -> transport::net::awaitable<void> { co_await count_tokens(ex); });
         routes_.add_prefix(get, "/v1/models/", [this](exchange& ex) -> transport::net::awaitable<void> { co_await get_model(ex); });
     }
 
@@ -222,6 +245,24 @@ private:
         co_await ex.respond_error(e);
     }
 
+    /// Anthropic's token counter, estimated here for any model in the catalog.
+    transport::net::awaitable<void> count_tokens(exchange& ex) {
+        auto decoded = api::decode_count_tokens_request(ex.request().body(), exec::detail::forwardable_headers(ex.request()));
+        if (!decoded) {
+            auto e = std::move(decoded).error();
+            co_await ex.respond_error(e);
+            co_return;
+        }
+        auto found = exec::find_model(catalog_, decoded.value());
+        if (!found) {
+            auto e = std::move(found).error();
+            co_await ex.respond_error(e);
+            co_return;
+        }
+        co_await ex.respond_json(boost::beast::http::status::ok,
+                                 api::encode_count_tokens_body(api::estimate_input_tokens(decoded.value())));
+    }
+
     config::gateway_config config_;
     plugin::host plugins_;
     std::map<std::string, std::shared_ptr<plugin::provider>, std::less<>> providers_;
@@ -229,6 +270,12 @@ private:
     transport::route_table routes_;
     transport::server server_;
     transport::net::signal_set signals_;
+    // After server_: the clients' connections live on its io_context and must close first.
+    std::map<std::string, exec::upstream, std::less<>> upstreams_;
+    exec::upstream_lookup upstream_for_ = [this](const core::model_entry& m) -> const exec::upstream* {
+        auto it = upstreams_.find(m.provider);
+        return it == upstreams_.end() ? nullptr : &it->second;
+    };
     std::atomic<bool> ready_{false};
 };
 
