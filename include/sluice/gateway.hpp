@@ -171,6 +171,7 @@ private:
             e.open_weight = m.open_weight;
             e.owned_by = m.owned_by;
             e.created = m.created;
+            e.supports = m.supports;
             if (m.price) {
                 e.price = core::price{m.price->input, m.price->output, m.price->cached_input, m.price->cache_write};
             }

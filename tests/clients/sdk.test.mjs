@@ -232,3 +232,60 @@ test('gateway errors come in each API\'s shape with the right status', async () 
   assert.equal(body.error.type, 'invalid_request_error');
   assert.match(body.error.message, /max_tokens/);
 });
+
+// A 1x1 PNG, as a data URL and as Anthropic's base64 source.
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+test('images cross formats: an OpenAI image_url reaches Anthropic as a base64 block, and back', async () => {
+  const viaChat = await openai.chat.completions.create({
+    model: 'claude-mock',
+    messages: [{ role: 'user', content: [
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+      { type: 'text', text: 'mock: echo=1' }] }],
+  });
+  const seenByAnthropic = JSON.parse(viaChat.choices[0].message.content);
+  const block = seenByAnthropic.body.messages[0].content.find((b) => b.type === 'image');
+  assert.deepEqual(block.source, { type: 'base64', media_type: 'image/png', data: PNG });
+
+  const viaMessages = await anthropic.messages.create({
+    model: 'gpt-mock', max_tokens: 64,
+    messages: [{ role: 'user', content: [
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+      { type: 'text', text: 'mock: echo=1' }] }],
+  });
+  const seenByOpenAI = JSON.parse(viaMessages.content[0].text);
+  const part = seenByOpenAI.body.messages[0].content.find((p) => p.type === 'image_url');
+  assert.equal(part.image_url.url, `data:image/png;base64,${PNG}`);
+});
+
+for (const model of MODELS) {
+  test(`chat completions and responses, ${model}: tool results go back in each API's shape`, async () => {
+    const first = await openai.chat.completions.create({ model, messages: user('mock: tools=1'), tools: [openaiTool] });
+    const call = first.choices[0].message.tool_calls[0];
+    const next = await openai.chat.completions.create({
+      model, tools: [openaiTool],
+      messages: [...user('mock: tools=1'), first.choices[0].message, { role: 'tool', tool_call_id: call.id, content: '18 degrees' }],
+    });
+    assert.equal(next.choices[0].finish_reason, 'stop');
+
+    const r1 = await openai.responses.create({ model, input: 'mock: tools=1', tools: [responsesTool] });
+    const fc = r1.output.find((i) => i.type === 'function_call');
+    const r2 = await openai.responses.create({
+      model, tools: [responsesTool],
+      input: [{ role: 'user', content: 'mock: tools=1' }, fc, { type: 'function_call_output', call_id: fc.call_id, output: '18 degrees' }],
+    });
+    assert.equal(r2.status, 'completed');
+    assert.ok(r2.output_text.length > 0);
+  });
+
+  test(`reasoning, ${model}: each front API carries it in its own shape, whole and streamed (WIRE 5)`, async () => {
+    const chat = await openai.chat.completions.create({ model, messages: user('mock: reasoning=1') });
+    assert.ok(chat.choices[0].message.reasoning_content.length > 0);
+    const resp = await openai.responses.create({ model, input: 'mock: reasoning=1' });
+    assert.deepEqual(resp.output.map((i) => i.type), ['reasoning', 'message']);
+    const streamed = await anthropic.messages.stream({ model, max_tokens: 2048, messages: user('mock: reasoning=1') }).finalMessage();
+    assert.deepEqual(streamed.content.map((b) => b.type), ['thinking', 'text']);
+    assert.ok(streamed.content[0].thinking.length > 0);
+    assert.ok(!streamed.content[1].text.includes(streamed.content[0].thinking), 'thinking never leaks into text');
+  });
+}

@@ -515,3 +515,20 @@ TEST_CASE("provider options reach the plugin as typed JSON", "[config]") {
     CHECK(error_of("providers:\n  - {name: p, plugin: openai, base_url: https://x, options: [1]}\n").message() ==
           "expected a mapping of plugin options, got a list");
 }
+
+TEST_CASE("a model's supported features default to all and can be turned off", "[config]") {
+    auto cfg = load(std::string(two_providers) + R"(models:
+  - id: a
+    provider: openai
+  - id: b
+    provider: openai
+    supports: { tools: false, vision: false }
+)");
+    CHECK(cfg.models.at(0).supports == sluice::core::model_features{});
+    CHECK_FALSE(cfg.models.at(1).supports.tools);
+    CHECK_FALSE(cfg.models.at(1).supports.vision);
+    CHECK(cfg.models.at(1).supports.reasoning);
+    CHECK(error_of(std::string(two_providers) + "models:\n  - {id: c, provider: openai, supports: {tool: false}}\n")
+              .message()
+              .find("did you mean 'tools'") != std::string::npos);
+}

@@ -57,6 +57,16 @@ inline std::string_view find_header(const request_headers& h, std::string_view l
     return {};
 }
 
+/// How a front API names the request fields the catalog checks, so an error names them as the
+/// caller wrote them.
+struct param_names {
+    std::string_view max_tokens;
+    std::string_view tools;
+    std::string_view reasoning;
+    std::string_view response_format;
+    std::string_view images; // where image inputs live
+};
+
 /// What an encoder needs besides the events; the executor fills it per response.
 struct response_context {
     std::string id;             // shown to the client: "chatcmpl-…", "resp_…", "msg_…"

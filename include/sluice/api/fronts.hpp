@@ -14,7 +14,8 @@ namespace sluice::api {
 
 struct chat_completions_front {
     static constexpr core::front_api api = core::front_api::chat_completions;
-    static constexpr std::string_view max_tokens_param = "max_completion_tokens";
+    static constexpr param_names params{"max_completion_tokens", "tools", "reasoning_effort", "response_format",
+                                        "messages"};
     struct echo {};
     static echo echo_of(const core::envelope&) { return {}; }
     static core::result<core::envelope> decode(std::string_view body, const request_headers& h) {
@@ -30,7 +31,7 @@ struct chat_completions_front {
 
 struct responses_front {
     static constexpr core::front_api api = core::front_api::responses;
-    static constexpr std::string_view max_tokens_param = "max_output_tokens";
+    static constexpr param_names params{"max_output_tokens", "tools", "reasoning", "text.format", "input"};
     using echo = responses_echo;
     static echo echo_of(const core::envelope& env) { return responses_echo::of(env); }
     static core::result<core::envelope> decode(std::string_view body, const request_headers& h) {
@@ -46,7 +47,7 @@ struct responses_front {
 
 struct messages_front {
     static constexpr core::front_api api = core::front_api::messages;
-    static constexpr std::string_view max_tokens_param = "max_tokens";
+    static constexpr param_names params{"max_tokens", "tools", "thinking", "output_config.format", "messages"};
     struct echo {};
     static echo echo_of(const core::envelope&) { return {}; }
     static core::result<core::envelope> decode(std::string_view body, const request_headers& h) {

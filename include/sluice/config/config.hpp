@@ -6,6 +6,7 @@
 
 #include <sluice/config/listen.hpp>
 #include <sluice/config/node.hpp>
+#include <sluice/core/catalog.hpp>
 #include <sluice/core/endpoint.hpp>
 
 #include <boost/json/object.hpp>
@@ -94,6 +95,7 @@ struct model_config {
     std::string owned_by;     // defaults to the provider name
     std::int64_t created = 0; // unix seconds
     std::optional<token_price> price;
+    core::model_features supports; // what requests may use; all true unless the config says otherwise
     int line = 0; // the line of its id
 };
 

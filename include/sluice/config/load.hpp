@@ -177,7 +177,7 @@ inline core::endpoint_set read_endpoints(const node& n) {
 inline model_config read_model(const node& n, const std::vector<provider_config>& providers,
                                const std::vector<model_config>& earlier) {
     auto m = n.as_mapping({"id", "provider", "upstream_model", "endpoints", "context_window",
-                           "max_output_tokens", "open_weight", "owned_by", "created", "price"});
+                           "max_output_tokens", "open_weight", "owned_by", "created", "price", "supports"});
     model_config model;
     auto id = m.required("id");
     model.id = id.as_nonempty_string();
@@ -209,6 +209,13 @@ inline model_config read_model(const node& n, const std::vector<provider_config>
     if (auto v = m.find("endpoints")) {
         auto set = read_endpoints(*v);
         if (!set.empty()) model.endpoints = set;
+    }
+    if (auto v = m.find("supports")) {
+        auto f = v->as_mapping({"tools", "vision", "reasoning", "response_format"});
+        if (auto x = f.find("tools")) model.supports.tools = x->as_bool();
+        if (auto x = f.find("vision")) model.supports.vision = x->as_bool();
+        if (auto x = f.find("reasoning")) model.supports.reasoning = x->as_bool();
+        if (auto x = f.find("response_format")) model.supports.response_format = x->as_bool();
     }
     if (auto v = m.find("context_window")) model.context_window = std::uint64_t(v->as_integer(1));
     if (auto v = m.find("max_output_tokens")) {

@@ -16,6 +16,15 @@
 
 namespace sluice::core {
 
+/// Request features a model takes; a request using one it lacks is refused before any backend.
+struct model_features {
+    bool tools = true;           // tool definitions and tool calls
+    bool vision = true;          // image inputs
+    bool reasoning = true;       // reasoning effort or a thinking budget
+    bool response_format = true; // JSON mode and JSON schemas
+    friend bool operator==(const model_features&, const model_features&) = default;
+};
+
 struct model_entry {
     std::string id;             // the public id clients send
     std::string provider;       // the provider (or kernel) that serves it
@@ -27,6 +36,7 @@ struct model_entry {
     std::string owned_by;
     std::int64_t created = 0; // unix seconds
     std::optional<core::price> price;
+    model_features supports;
 };
 
 class catalog {

@@ -48,6 +48,8 @@ send(const core::envelope& env, const upstream& up, std::string_view request_id)
     auto req = native_request(env, up, request_id);
     if (!req) co_return std::move(req).error();
     auto sent = co_await up.client->send(std::move(req).value());
+    // Cancelled (the client hung up, or the drain deadline passed): unwind, there is no one to answer.
+    if (sent.ec == transport::net::error::operation_aborted) throw boost::system::system_error(sent.ec);
     if (sent.ec) co_return transport_error(sent.ec, up.name);
     auto status = sent.response.status();
     if (status < 200 || status > 299) {
@@ -67,7 +69,8 @@ send(const core::envelope& env, const upstream& up, std::string_view request_id)
 
 } // namespace detail
 
-/// A streaming answer that has started: the events decoded so far wait in `pending()`.
+/// A streaming answer that has started. Cancellation (operation_aborted) is thrown, not turned
+/// into an event: nobody is left to read it.
 class upstream_stream {
 public:
     upstream_stream(transport::upstream_response response, std::unique_ptr<plugin::stream_decoder> decoder,
@@ -79,6 +82,7 @@ public:
     transport::net::awaitable<bool> next(std::vector<core::event>& out) {
         while (!ended_ && out.empty()) {
             auto chunk = co_await response_.read_some();
+            if (chunk.ec == transport::net::error::operation_aborted) throw boost::system::system_error(chunk.ec);
             if (chunk.ec) {
                 // A cut stream is never a clean end (WIRE.md 7): the decoder turns what it has into an error.
                 log::info("upstream_stream_cut", {{"provider", name_}, {"error", chunk.ec.message()}});
@@ -119,6 +123,7 @@ complete(const core::envelope& env, const upstream& up, std::string_view request
     auto resp = co_await detail::send(env, up, request_id);
     if (!resp) co_return std::move(resp).error();
     auto body = co_await resp.value().read_all(max_response_body);
+    if (body.ec == transport::net::error::operation_aborted) throw boost::system::system_error(body.ec);
     if (body.ec) co_return transport_error(body.ec, up.name);
     auto events = up.provider->decode_response(body.body);
     if (!events) co_return std::move(events).error();

@@ -5,7 +5,7 @@
 // catalog, translate, call, translate back, encode in the caller's API. The same events feed a
 // stream or, aggregated, a JSON body: one path.
 //
-// A front is a traits type (api/fronts.hpp): its front_api, how it names the output limit,
+// A front is a traits type (api/fronts.hpp): its front_api, how it names checked fields (params),
 // decode(body, headers), echo_of(envelope), encode_body(aggregate, context, echo) and
 // stream_encoder(context, echo).
 
@@ -40,20 +40,29 @@ inline api::request_headers forwardable_headers(const transport::http_request& r
     return h;
 }
 
-inline void log_completion(const transport::exchange& ex, const core::model_entry& m, const upstream& up, bool stream,
-                           const core::usage& u, std::string_view outcome) {
-    double cost = m.price ? core::cost_of(u, *m.price).total() : 0.0;
-    log::info("completion", {{"request_id", ex.request_id()},
-                             {"model", m.id},
-                             {"provider", up.name},
-                             {"stream", stream},
-                             {"outcome", outcome},
-                             {"input_tokens", u.input},
-                             {"output_tokens", u.output},
-                             {"cache_read_tokens", u.cache_read},
-                             {"cache_write_tokens", u.cache_write},
-                             {"cost_usd", cost}});
-}
+/// One `completion` log line per request that reached an upstream, written when it ends.
+struct completion_record {
+    const transport::exchange& ex;
+    const core::model_entry& model;
+    const upstream& up;
+    bool stream;
+    core::usage used{};
+    std::string_view outcome = "cancelled"; // unless the request says otherwise before it ends
+
+    ~completion_record() {
+        double cost = model.price ? core::cost_of(used, *model.price).total() : 0.0;
+        log::info("completion", {{"request_id", ex.request_id()},
+                                 {"model", model.id},
+                                 {"provider", up.name},
+                                 {"stream", stream},
+                                 {"outcome", outcome},
+                                 {"input_tokens", used.input},
+                                 {"output_tokens", used.output},
+                                 {"cache_read_tokens", used.cache_read},
+                                 {"cache_write_tokens", used.cache_write},
+                                 {"cost_usd", cost}});
+    }
+};
 
 } // namespace detail
 
@@ -75,7 +84,7 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
         co_return;
     }
     const core::model_entry& model = *found.value();
-    auto valid = validate_against(env, model, Front::max_tokens_param);
+    auto valid = validate_against(env, model, Front::params);
     if (!valid) {
         auto e = std::move(valid).error();
         co_await ex.respond_error(e);
@@ -96,22 +105,27 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
                                   .count(),
                               env.include_usage};
 
+    // Logged however the request ends: a client that hangs up cancels this coroutine, and the
+    // unwinding still writes the line.
+    detail::completion_record record{ex, model, *up, env.stream};
+
     if (!env.stream) {
         auto events = co_await complete(env, *up, ex.request_id());
         if (!events) {
+            record.outcome = "upstream_error";
             auto e = std::move(events).error();
-            detail::log_completion(ex, model, *up, false, {}, "upstream_error");
             co_await ex.respond_error(e);
             co_return;
         }
         auto answer = core::response_aggregate::fold(std::move(events).value());
+        record.used = answer.usage();
         if (answer.error()) {
+            record.outcome = "upstream_error";
             auto e = *answer.error();
-            detail::log_completion(ex, model, *up, false, answer.usage(), "upstream_error");
             co_await ex.respond_error(e);
             co_return;
         }
-        detail::log_completion(ex, model, *up, false, answer.usage(), "ok");
+        record.outcome = "ok";
         co_await ex.respond_json(transport::http::status::ok, Front::encode_body(answer, ctx, echo));
         co_return;
     }
@@ -119,37 +133,32 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
     std::vector<core::event> batch;
     auto opened = co_await open_stream(env, *up, batch, ex.request_id());
     if (!opened) {
+        record.outcome = "upstream_error";
         auto e = std::move(opened).error();
-        detail::log_completion(ex, model, *up, true, {}, "upstream_error");
         co_await ex.respond_error(e);
         co_return;
     }
     upstream_stream stream = std::move(opened).value();
     auto encoder = Front::stream_encoder(ctx, echo);
-    core::usage used;
-    std::string_view outcome = "ok";
     co_await transport::serve_sse(ex, [&](transport::sse_stream& sse) -> transport::net::awaitable<void> {
         std::vector<api::sse_frame> frames;
         for (;;) {
             for (const auto& e : batch) {
-                if (const auto* u = std::get_if<core::usage>(&e)) used += *u;
-                if (std::holds_alternative<core::error>(e)) outcome = "stream_error";
+                if (const auto* u = std::get_if<core::usage>(&e)) record.used += *u;
+                if (std::holds_alternative<core::error>(e)) record.outcome = "stream_error";
                 encoder.add(e, frames);
             }
             batch.clear();
             for (const auto& f : frames) {
                 bool sent = co_await sse.send(f.event, f.data);
-                if (!sent) {
-                    outcome = "client_gone";
-                    co_return;
-                }
+                if (!sent) co_return; // the client is gone: the record says so
             }
             frames.clear();
             bool more = co_await stream.next(batch);
             if (!more) break;
         }
+        if (record.outcome == "cancelled") record.outcome = "ok";
     });
-    detail::log_completion(ex, model, *up, true, used, outcome);
 }
 
 } // namespace sluice::exec

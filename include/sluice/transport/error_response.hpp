@@ -18,7 +18,10 @@ inline http_response error_response(const core::error& e, std::string_view targe
                                     unsigned version = 11) {
     bool anthropic = wants_anthropic_shape(target, req);
     auto status = anthropic ? core::anthropic_http_status(e.kind) : core::http_status(e.kind);
-    http_response res{http::int_to_status(status), version};
+    http_response res;
+    res.version(version);
+    res.result(status); // the number as it is: 529 has no name in Beast's table
+    if (http::int_to_status(status) == http::status::unknown) res.reason(status == 529 ? "Overloaded" : "Error");
     res.set(http::field::content_type, "application/json");
     res.body() = anthropic ? core::anthropic_error_body(e) : core::openai_error_body(e);
     return res;
