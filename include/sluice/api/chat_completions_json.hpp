@@ -6,6 +6,7 @@
 // JSON text straight into a string (chunks are small and many: no DOM per chunk).
 // Kept in its own namespace, so other codecs' helpers of the same names never collide.
 
+#include <sluice/core/json_text.hpp>
 #include <sluice/core/error.hpp>
 
 #include <boost/json/object.hpp>
@@ -259,33 +260,7 @@ inline std::optional<core::error> parse_body(std::string_view body, json::value&
 // ---------------------------------------------------------------- writing JSON text
 
 /// Appends `s` as a JSON string, escaped byte for byte as boost::json::serialize does.
-inline void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    std::size_t run = 0; // bytes copied as they are, flushed at each escape
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        out += '\\';
-        switch (c) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '\b': out += 'b'; break;
-        case '\t': out += 't'; break;
-        case '\n': out += 'n'; break;
-        case '\f': out += 'f'; break;
-        case '\r': out += 'r'; break;
-        default:
-            out += "u00";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    out.append(s.data() + run, s.size() - run);
-    out += '"';
-}
+inline void append_json_string(std::string& out, std::string_view s) { core::append_json_string(out, s); }
 
 inline void append_json_number(std::string& out, std::uint64_t n) {
     char buf[24];

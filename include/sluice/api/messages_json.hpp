@@ -5,6 +5,7 @@
 // field at fault, and writing JSON text straight into a string (the stream encoder runs once
 // per token, so it appends instead of building a JSON tree per frame).
 
+#include <sluice/core/json_text.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/result.hpp>
 
@@ -134,32 +135,7 @@ inline core::result<double> number_in(const json::value& v, const std::string& p
 // ---------------------------------------------------------------- writing
 
 /// Appends `s` as a JSON string, quotes included (the escaping Boost.JSON's serializer uses).
-inline void append_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    std::size_t clean = 0; // start of the run not yet copied
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s.data() + clean, i - clean);
-        clean = i + 1;
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-            out += "\\u00";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        }
-    }
-    out.append(s.data() + clean, s.size() - clean);
-    out += '"';
-}
+inline void append_string(std::string& out, std::string_view s) { core::append_json_string(out, s); }
 
 inline void append_number(std::string& out, std::uint64_t n) { out += std::to_string(n); }
 

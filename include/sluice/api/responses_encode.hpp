@@ -12,6 +12,7 @@
 // The stream encoder (responses_stream.hpp) ends with this same object. Writers build JSON by
 // hand: fixed key order, no DOM per delta, numbers as JavaScript prints them (0.7, not 7E-1).
 
+#include <sluice/core/json_text.hpp>
 #include <sluice/api/codec.hpp>
 #include <sluice/core/aggregate.hpp>
 #include <sluice/core/envelope.hpp>
@@ -68,30 +69,7 @@ namespace responses_detail {
 
 // ---------------------------------------------------------------- JSON by hand
 
-inline void put_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out += "\\u00";
-                out += hex[(c >> 4) & 0xf];
-                out += hex[c & 0xf];
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
+inline void put_string(std::string& out, std::string_view s) { core::append_json_string(out, s); }
 
 inline void put_number(std::string& out, double d) {
     char buf[32];

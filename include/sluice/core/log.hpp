@@ -6,6 +6,7 @@
 //   sluice::log::info("request", {{"request_id", id}, {"status", 200}, {"latency_ms", 1.25}});
 //   -> {"ts":"2026-11-22T02:15:53.123Z","level":"info","event":"request","request_id":"..",...}
 
+#include <sluice/core/json_text.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -63,28 +64,7 @@ inline std::mutex& sink_mutex() noexcept {
     return m;
 }
 
-inline void append_escaped(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out += hex[c >> 4];
-                out += hex[c & 0xf];
-            } else {
-                out += char(c);
-            }
-        }
-    }
-    out += '"';
-}
+inline void append_escaped(std::string& out, std::string_view s) { core::append_json_string(out, s); }
 
 inline void append_value(std::string& out, const field::value_type& v) {
     std::visit(
