@@ -5,7 +5,7 @@ CONFIG  ?=
 ARGS    ?=
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps node-deps configure build run test clean asan
+.PHONY: all deps node-deps configure build run test clean asan bench
 
 all: build
 
@@ -34,6 +34,11 @@ test: build node-deps
 
 asan:
 	$(MAKE) test PRESET=asan BUILD=build-asan
+
+# The gateway benchmark, side by side with nginx and Portkey (bench/README.md); not part of test.
+# BENCH_ARGS=--quick for a one-minute smoke run.
+bench:
+	BUILD=$(BUILD) bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)
