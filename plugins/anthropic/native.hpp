@@ -44,7 +44,8 @@ inline std::optional<std::uint64_t> count_at(const boost::json::object& o, std::
     if (!v) return std::nullopt;
     if (const auto* u = v->if_uint64()) return *u;
     if (const auto* i = v->if_int64()) return *i >= 0 ? std::optional<std::uint64_t>(std::uint64_t(*i)) : std::nullopt;
-    if (const auto* d = v->if_double()) return *d >= 0 ? std::optional<std::uint64_t>(std::uint64_t(*d)) : std::nullopt;
+    // A double past 2^64 does not convert: out of range is no count, not undefined behaviour.
+    if (const auto* d = v->if_double()) return *d >= 0 && *d < 0x1p64 ? std::optional<std::uint64_t>(std::uint64_t(*d)) : std::nullopt;
     return std::nullopt;
 }
 

@@ -41,7 +41,7 @@ inline std::uint64_t count_at(const boost::json::object* o, std::string_view key
     if (!v) return 0;
     if (v->is_uint64()) return v->get_uint64();
     if (v->is_int64()) return v->get_int64() > 0 ? std::uint64_t(v->get_int64()) : 0;
-    if (v->is_double()) return v->get_double() > 0 ? std::uint64_t(v->get_double()) : 0;
+    if (v->is_double()) return v->get_double() > 0 && v->get_double() < 0x1p64 ? std::uint64_t(v->get_double()) : 0; // no UB past 2^64
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <sluice/config/json.hpp>
 
 #include <boost/url/parse.hpp>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <array>
@@ -231,6 +232,29 @@ inline model_config read_model(const node& n, const std::vector<provider_config>
     return model;
 }
 
+/// Reads documents without building them, keeping where the last one's content starts.
+struct second_document final : YAML::EventHandler {
+    YAML::Mark at;
+    bool fresh = false; // no node of the current document seen yet
+    void mark(const YAML::Mark& m) {
+        if (fresh) at = m;
+        fresh = false;
+    }
+    void OnDocumentStart(const YAML::Mark& m) override { at = m, fresh = true; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { mark(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { mark(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { mark(m); }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        mark(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        mark(m);
+    }
+    void OnMapEnd() override {}
+};
+
 } // namespace load_detail
 
 /// Reads a parsed document; load_file and load_string parse and call this.
@@ -273,16 +297,26 @@ inline gateway_config load_string(std::string_view yaml, std::string_view source
                                   env_lookup env = process_env(), std::filesystem::path base_dir = {}) {
     auto doc = std::make_shared<const document>(
         document{std::string(source_name), std::move(base_dir), std::move(env)});
-    std::vector<YAML::Node> docs;
+    YAML::Node root;
+    std::optional<YAML::Mark> second;
     try {
-        docs = YAML::LoadAll(std::string(yaml));
+        const std::string text(yaml);
+        root = YAML::Load(text);
+        // Not YAML::LoadAll: it loops forever, allocating, on a stray ',' (yaml-cpp #1040, fixed
+        // after 0.8). Two parser steps at most tell whether a second document follows.
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        load_detail::second_document probe;
+        if (parser.HandleNextDocument(probe) && parser.HandleNextDocument(probe)) second = probe.at;
     } catch (const YAML::Exception& e) {
         const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
         const int column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
         throw config_error(doc->name, line, column, "", "invalid YAML: " + e.msg);
     }
-    if (docs.size() > 1) node(docs[1], "", doc).fail("expected one YAML document, found a second");
-    return load_document(node(docs.empty() ? YAML::Node() : docs.front(), "", doc));
+    if (second)
+        throw config_error(doc->name, second->line + 1, second->column + 1, "",
+                           "expected one YAML document, found a second");
+    return load_document(node(root, "", doc));
 }
 
 /// Reads and checks a config file; relative paths in it are taken from the file's folder.
