@@ -1,6 +1,7 @@
 // sluice-gateway: the reference gateway. With no --config it runs the embedded default
 // (examples/configs/default.yaml).
 
+#include <sluice/core/command_line.hpp>
 #include <sluice/config/load.hpp>
 #include <sluice/gateway.hpp>
 #include <sluice/version.hpp>
@@ -40,19 +41,13 @@ struct command_line {
 
 command_line parse(int argc, char** argv) {
     command_line cl;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        std::string_view value;
-        bool inline_value = false;
-        if (auto eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
-            value = a.substr(eq + 1);
-            a = a.substr(0, eq);
-            inline_value = true;
-        }
+    sluice::core::option_reader args(argc, argv);
+    while (args.next()) {
+        std::string_view a = args.name();
         auto next = [&]() -> std::string {
-            if (inline_value) return std::string(value);
-            if (i + 1 >= argc) usage_error(std::string(a) + " needs a value");
-            return argv[++i];
+            auto v = args.value();
+            if (!v) usage_error(std::string(a) + " needs a value");
+            return *v;
         };
         if (a == "--help" || a == "-h") {
             std::fputs(usage_text, stdout);

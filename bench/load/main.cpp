@@ -10,6 +10,8 @@
 // follows the warm-up; requests still in flight at the end are waited for, up to --timeout.
 // Throughput is the successful answers completed inside the window divided by its length.
 
+#include <sluice/core/command_line.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -140,19 +142,13 @@ void parse_url(command_line& cl) {
 
 command_line parse(int argc, char** argv) {
     command_line cl;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        std::string_view value;
-        bool inline_value = false;
-        if (auto eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
-            value = a.substr(eq + 1);
-            a = a.substr(0, eq);
-            inline_value = true;
-        }
+    sluice::core::option_reader args(argc, argv);
+    while (args.next()) {
+        std::string_view a = args.name();
         auto next = [&]() -> std::string {
-            if (inline_value) return std::string(value);
-            if (i + 1 >= argc) usage_error(std::string(a) + " needs a value");
-            return argv[++i];
+            auto v = args.value();
+            if (!v) usage_error(std::string(a) + " needs a value");
+            return *v;
         };
         if (a == "--help" || a == "-h") {
             std::fputs(usage_text, stdout);

@@ -6,6 +6,7 @@
 #include "anthropic_shape.hpp"
 #include "openai_shape.hpp"
 
+#include <sluice/core/command_line.hpp>
 #include <sluice/config/listen.hpp>
 #include <sluice/core/log.hpp>
 #include <sluice/transport/route_table.hpp>
@@ -73,19 +74,13 @@ long long number(std::string_view option, const std::string& v, long long lo, lo
 
 command_line parse(int argc, char** argv) {
     command_line cl;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        std::string_view value;
-        bool inline_value = false;
-        if (auto eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
-            value = a.substr(eq + 1);
-            a = a.substr(0, eq);
-            inline_value = true;
-        }
+    sluice::core::option_reader args(argc, argv);
+    while (args.next()) {
+        std::string_view a = args.name();
         auto next = [&]() -> std::string {
-            if (inline_value) return std::string(value);
-            if (i + 1 >= argc) usage_error(std::string(a) + " needs a value");
-            return argv[++i];
+            auto v = args.value();
+            if (!v) usage_error(std::string(a) + " needs a value");
+            return *v;
         };
         if (a == "--help" || a == "-h") {
             std::fputs(usage_text, stdout);
