@@ -127,16 +127,38 @@ TEST_CASE("a full config loads every key to its value", "[config]") {
         CHECK(llama.price->cache_write == 0);
         CHECK(cfg.find_model("meta-llama/Llama-3.1-8B-Instruct") == &llama);
     }
-    SECTION("reserved sections are kept as written for their owners") {
-        REQUIRE(cfg.auth);
-        CHECK(cfg.auth->key() == "auth");
-        CHECK(cfg.auth->as_mapping({"keys"}).required("keys").as_string() ==
-              "sqlite:///var/lib/sluice/keys.db");
-        REQUIRE(cfg.accounts);
-        CHECK(cfg.accounts->items().size() == 2);
-        REQUIRE(cfg.limits);
-        CHECK(cfg.limits->line() == 49);
+    SECTION("auth, accounts, limits and metering") {
+        CHECK(cfg.auth.mode == auth_settings::mode_kind::keys);
+        REQUIRE(cfg.auth.store);
+        CHECK(*cfg.auth.store == "/var/lib/sluice/keys.db");
+        CHECK(cfg.auth.admin_token_sha256 == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        CHECK(cfg.auth.trusted_proxies == std::vector<std::string>{"10.0.0.1", "fd00::/8"});
+        REQUIRE(cfg.auth.keys.size() == 1);
+        const auto& k = cfg.auth.keys[0];
+        CHECK(k.id == "k-a");
+        CHECK(k.account == "team-a");
+        CHECK(k.models == std::vector<std::string>{"gpt-4o*"});
+        CHECK(k.cidrs == std::vector<std::string>{"10.0.0.0/8"});
+        CHECK(k.expires == 1798761600); // 2027-01-01T00:00:00Z
+        REQUIRE(cfg.accounts.size() == 2);
+        const auto& a = cfg.accounts[0];
+        CHECK(a.tier == 3);
+        CHECK(a.quota.account.rpm == 600u);
+        CHECK(a.quota.account.tpm == 200000u);
+        REQUIRE(a.quota.model_rate("gpt-4o-mini"));
+        CHECK(a.quota.model_rate("gpt-4o-mini")->rpm == 60u);
+        CHECK_FALSE(a.quota.model_rate("gpt-4o-mini")->tpm);
+        CHECK(a.quota.spend.monthly_usd == 500.0);
+        CHECK_FALSE(a.quota.spend.daily_usd);
+        CHECK(cfg.accounts[1].tier == 1);
+        CHECK(cfg.accounts[1].quota.account.unlimited());
+        CHECK(cfg.limits.store == "redis://127.0.0.1:6379");
+        CHECK(cfg.limits.on_store_down == limits_settings::down_kind::closed);
         CHECK_FALSE(cfg.metering.has_value()); // `metering:` with nothing under it
+        CHECK(cfg.metrics.enabled);
+        CHECK(cfg.metrics.path == "/metrics");
+    }
+    SECTION("reserved sections are kept as written for their owners") {
         REQUIRE(cfg.routers);
         auto err = [&] {
             try {
@@ -146,7 +168,7 @@ TEST_CASE("a full config loads every key to its value", "[config]") {
         }();
         CHECK(err.file() == data_dir + "/full.yaml");
         CHECK(err.key() == "routers.cheap.models");
-        CHECK(err.line() == 52);
+        CHECK(err.line() == 58);
     }
 }
 
@@ -174,7 +196,8 @@ TEST_CASE("a minimal config gets every default", "[config]") {
     CHECK_FALSE(m.open_weight);
     CHECK(m.created == 0);
     CHECK_FALSE(m.price);
-    CHECK_FALSE(cfg.auth);
+    CHECK(cfg.auth.mode == auth_settings::mode_kind::keys);
+    CHECK(cfg.accounts.empty());
     CHECK_FALSE(cfg.routers);
     SECTION("an empty file is a config with nothing in it") {
         auto empty = load("");
@@ -531,4 +554,71 @@ TEST_CASE("a model's supported features default to all and can be turned off", "
     CHECK(error_of(std::string(two_providers) + "models:\n  - {id: c, provider: openai, supports: {tool: false}}\n")
               .message()
               .find("did you mean 'tools'") != std::string::npos);
+}
+
+TEST_CASE("the access sections are checked where they are written", "[config][access]") {
+    const std::string sha(64, 'a');
+    SECTION("no auth section means keys, with the SQLite store beside the config") {
+        auto cfg = load("listen: 0.0.0.0:8080\n");
+        CHECK(cfg.auth.mode == auth_settings::mode_kind::keys);
+        REQUIRE(cfg.auth.store);
+        CHECK(*cfg.auth.store == "var/keys.db");
+        CHECK(cfg.auth.admin_token_sha256.empty());
+        CHECK(cfg.limits.store == "local");
+        CHECK(cfg.limits.on_store_down == limits_settings::down_kind::local);
+        CHECK_FALSE(cfg.metering);
+    }
+    SECTION("auth none only on loopback") {
+        CHECK(load("auth: {mode: none}\n").auth.mode == auth_settings::mode_kind::none);
+        CHECK(load("listen: '[::1]:80'\nauth: {mode: none}\n").auth.mode == auth_settings::mode_kind::none);
+        auto e = error_of("listen: 0.0.0.0:8080\nauth: {mode: none}\n");
+        CHECK(e.key() == "auth.mode");
+        CHECK(e.line() == 2);
+        CHECK_THAT(e.message(), Catch::Contains("only on a loopback listen address"));
+        CHECK(error_of("auth: {mode: open}\n").message() == "expected keys or none, got 'open'");
+    }
+    SECTION("a declared key names a declared account, a digest and valid CIDRs") {
+        auto e = error_of("auth:\n  keys:\n    - {id: k1, secret_sha256: " + sha + ", account: acme}\n");
+        CHECK(e.key() == "auth.keys[0].account");
+        CHECK(e.message() == "unknown account 'acme' (no accounts: are declared)");
+        e = error_of("accounts: [{id: acme}]\nauth:\n  keys:\n    - {id: k1, secret_sha256: abc, account: acme}\n");
+        CHECK(e.key() == "auth.keys[0].secret_sha256");
+        CHECK_THAT(e.message(), Catch::Contains("64 hex digits"));
+        e = error_of("accounts: [{id: acme}]\nauth:\n  keys:\n    - {id: k1, secret_sha256: " + sha +
+                     ", account: acme, cidrs: [10.0.0.0/33]}\n");
+        CHECK(e.key() == "auth.keys[0].cidrs[0]");
+        e = error_of("accounts: [{id: acme}]\nauth:\n  keys:\n    - {id: k1, secret_sha256: " + sha +
+                     ", account: acme, expires: next-year}\n");
+        CHECK(e.key() == "auth.keys[0].expires");
+        auto cfg = load("accounts: [{id: acme}]\nauth:\n  admin_token: ${T}\n  keys:\n    - {id: k1, secret_sha256: " +
+                            sha + ", account: acme, cidrs: ['::1', 192.168.0.0/16], expires: 2030-06-01T12:00:00Z}\n",
+                        {{"T", "0123456789abcdef-admin"}});
+        REQUIRE(cfg.auth.keys.size() == 1);
+        CHECK(cfg.auth.keys[0].models == std::vector<std::string>{"*"});
+        CHECK(cfg.auth.keys[0].expires == 1906545600);
+        CHECK(cfg.auth.admin_token_sha256 == "plain:0123456789abcdef-admin");
+        CHECK(error_of("auth: {admin_token: short}\n").message() == "an admin token must be at least 16 characters");
+    }
+    SECTION("account limits name catalog models") {
+        auto e = error_of(std::string(two_providers) +
+                          "models: [{id: m1, provider: openai}]\naccounts:\n  - {id: a, limits: {models: {m2: {rpm: 1}}}}\n");
+        CHECK(e.key() == "accounts[0].limits.models.m2");
+        CHECK(e.message() == "unknown model 'm2' (not in models:)");
+        e = error_of("accounts:\n  - {id: a}\n  - {id: a}\n");
+        CHECK(e.message() == "duplicate account id 'a' (first at line 2)");
+        e = error_of("accounts:\n  - {id: a, limits: {rpm: 0}}\n");
+        CHECK(e.key() == "accounts[0].limits.rpm");
+    }
+    SECTION("limits and metering") {
+        CHECK(error_of("limits: {store: memcached://x}\n").message() ==
+              "expected local or a redis://HOST:PORT URL, got 'memcached://x'");
+        CHECK(error_of("limits: {on_store_down: open}\n").key() == "limits.on_store_down");
+        auto cfg = load("metering: {spool: /tmp/s, sinks: ['file:///tmp/u.jsonl', 'redis://127.0.0.1:6379/usage']}\n");
+        REQUIRE(cfg.metering);
+        CHECK(cfg.metering->spool == "/tmp/s");
+        CHECK(cfg.metering->sinks.size() == 2);
+        CHECK(error_of("metering: {spool: /tmp/s, sinks: ['kafka://x']}\n").key() == "metering.sinks[0]");
+        CHECK(error_of("metering: {sinks: ['file:///x']}\n").key() == "metering.spool");
+        CHECK(error_of("metrics: {path: metrics}\n").message() == "a path starts with '/'");
+    }
 }

@@ -4,6 +4,7 @@
 // The gateway configuration as the loader hands it over: every value checked, every default
 // filled in. docs/config.md is the reference for each key; load.hpp reads the file.
 
+#include <sluice/config/access.hpp>
 #include <sluice/config/listen.hpp>
 #include <sluice/config/node.hpp>
 #include <sluice/core/catalog.hpp>
@@ -108,17 +109,24 @@ struct gateway_config {
     std::vector<provider_config> providers;
     std::vector<model_config> models;
 
+    auth_settings auth;
+    std::vector<account_config> accounts;
+    limits_settings limits;
+    std::optional<metering_settings> metering; // absent: usage goes to the completion log line only
+    metrics_settings metrics;
+
     // Reserved sections, kept as written (any YAML) for the feature that owns each to validate
     // with the same node accessors, so its errors carry the same file, line and key path.
-    std::optional<node> auth;
-    std::optional<node> accounts;
-    std::optional<node> limits;
-    std::optional<node> metering;
     std::optional<node> routers;
 
     const provider_config* find_provider(std::string_view name) const {
         for (const auto& p : providers)
             if (p.name == name) return &p;
+        return nullptr;
+    }
+    const account_config* find_account(std::string_view id) const {
+        for (const auto& a : accounts)
+            if (a.id == id) return &a;
         return nullptr;
     }
     const model_config* find_model(std::string_view id) const {

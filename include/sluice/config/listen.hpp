@@ -20,6 +20,10 @@ struct listen_address {
     std::string to_string() const {
         return (is_ipv6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
     }
+    /// Only this machine can reach it: 127.0.0.0/8, ::1 or localhost.
+    bool is_loopback() const noexcept {
+        return host == "localhost" || host == "::1" || host.starts_with("127.");
+    }
     friend bool operator==(const listen_address&, const listen_address&) = default;
 };
 

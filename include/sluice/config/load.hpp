@@ -23,9 +23,9 @@
 
 namespace sluice::config {
 
-inline constexpr std::array<std::string_view, 11> top_level_keys{
+inline constexpr std::array<std::string_view, 12> top_level_keys{
     "listen", "threads",  "server", "plugin_path", "providers", "models",
-    "auth",   "accounts", "limits", "metering",    "routers"};
+    "auth",   "accounts", "limits", "metering",    "metrics",   "routers"};
 
 inline constexpr unsigned max_threads = 1024;
 
@@ -283,10 +283,14 @@ inline gateway_config load_document(const node& root) {
         for (const auto& item : v->items())
             cfg.models.push_back(load_detail::read_model(item, cfg.providers, cfg.models));
 
-    cfg.auth = m.find("auth");
-    cfg.accounts = m.find("accounts");
-    cfg.limits = m.find("limits");
-    cfg.metering = m.find("metering");
+    auto accounts = m.find("accounts");
+    if (accounts && !accounts->is_null())
+        cfg.accounts = read_accounts(*accounts, [&](std::string_view id) { return cfg.find_model(id) != nullptr; });
+    auto auth = m.find("auth");
+    cfg.auth = read_auth(auth ? &*auth : nullptr, cfg.listen, cfg.accounts, accounts.has_value(), root.doc().base_dir);
+    if (auto v = m.find("limits")) cfg.limits = read_limits(*v);
+    if (auto v = m.find("metering")) cfg.metering = read_metering(*v);
+    if (auto v = m.find("metrics")) cfg.metrics = read_metrics(*v);
     cfg.routers = m.find("routers");
     return cfg;
 }

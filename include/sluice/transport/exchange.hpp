@@ -12,6 +12,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice::transport {
 
@@ -57,6 +59,8 @@ public:
     bool failed() const noexcept { return failed_; }
     /// Ask the connection to close after this response (e.g. the server is draining).
     void close_after_response() noexcept { keep_alive_ = false; }
+    /// A header for whatever response goes out next (rate-limit headers, retry-after).
+    void add_header(std::string name, std::string value) { extra_headers_.emplace_back(std::move(name), std::move(value)); }
 
     /// Sends one complete response; the exchange adds x-request-id, keep-alive and the length.
     net::awaitable<error_code> respond(http_response res) {
@@ -112,6 +116,7 @@ private:
         res.version(request_.version());
         res.set(http::field::server, "sluice");
         res.set("x-request-id", request_id_);
+        for (const auto& [name, value] : extra_headers_) res.set(name, value);
         res.keep_alive(keep_alive_ && res.keep_alive() && !channel_->closing());
         keep_alive_ = res.keep_alive();
     }
@@ -130,6 +135,7 @@ private:
     unsigned status_ = 0;
     std::size_t bytes_sent_ = 0;
     std::chrono::steady_clock::time_point started_;
+    std::vector<std::pair<std::string, std::string>> extra_headers_;
 };
 
 /// A request handler: called once per request, on the connection's strand.
