@@ -1,15 +1,21 @@
 #ifndef SLUICE_GATEWAY_HPP
 #define SLUICE_GATEWAY_HPP
 
-// The gateway: a configuration, the providers its plugins supply, the catalog of models, and
-// the HTTP server that serves them. The reference app is this class and a command line.
+// The gateway: a configuration, the providers its plugins supply, the catalog of models, the
+// policies every request passes (auth, limits), metering and metrics, and the HTTP server that
+// serves them. The reference app is sluice::gateway and a command line; a custom gateway names
+// its own policy types: basic_gateway<my_auth, my_limits>.
 
 #include <sluice/api/fronts.hpp>
 #include <sluice/config/config.hpp>
 #include <sluice/core/catalog.hpp>
 #include <sluice/core/log.hpp>
+#include <sluice/exec/policy_stack.hpp>
 #include <sluice/exec/serve.hpp>
+#include <sluice/metering/pipeline.hpp>
+#include <sluice/observe/gateway_metrics.hpp>
 #include <sluice/plugin/host.hpp>
+#include <sluice/reference_policies.hpp>
 #include <sluice/transport/route_table.hpp>
 #include <sluice/transport/server.hpp>
 
@@ -65,25 +71,53 @@ inline std::string rfc3339(std::int64_t unix_seconds) {
     return buf;
 }
 
+/// Builds a policy the gateway owns: from (config, executor) when it has such a constructor,
+/// else default-constructed (auth::none, limits::unlimited).
+template <class P>
+std::unique_ptr<P> make_policy(const config::gateway_config& cfg, const boost::asio::any_io_executor& ex) {
+    try {
+        if constexpr (std::is_constructible_v<P, const config::gateway_config&, const boost::asio::any_io_executor&>)
+            return std::make_unique<P>(cfg, ex);
+        else
+            return std::make_unique<P>();
+    } catch (const std::exception& e) {
+        throw startup_error(cfg.source + ": " + e.what());
+    }
+}
+
 } // namespace detail
 
-class gateway {
+template <auth::auth_policy Auth = configured_auth, limits::limits_policy Limits = configured_limits>
+class basic_gateway {
 public:
-    /// Loads every provider's plugin and builds the catalog; a plugin that is missing, refused or
-    /// failing is a startup_error naming the provider, the plugin and the config line.
-    explicit gateway(config::gateway_config cfg, gateway_options options = {})
+    /// Loads every provider's plugin, builds the catalog and the policies; a plugin that is
+    /// missing, refused or failing is a startup_error naming the provider, the plugin and the
+    /// config line, and so is a key store or spool that cannot be opened.
+    explicit basic_gateway(config::gateway_config cfg, gateway_options options = {})
         : config_(std::move(cfg)), plugins_(config_.plugin_path, options.build_plugin_dir),
           server_(detail::server_options_from(config_), std::ref(routes_)),
           // Caught from construction on: a signal that comes before run() waits for it, not kills us.
           // A strand, as the handler and the drained callback run on different io threads.
           signals_(transport::net::make_strand(server_.context()), SIGINT, SIGTERM) {
+        if (config_.auth.mode == config::auth_settings::mode_kind::none && !config_.listen.is_loopback())
+            throw startup_error("auth mode 'none' lets anyone who reaches " + config_.listen.to_string() +
+                                " use every model: it is allowed only on a loopback listen address");
         load_providers();
         build_catalog();
+        auth_ = detail::make_policy<Auth>(config_, server_.context().get_executor());
+        limits_ = detail::make_policy<Limits>(config_, server_.context().get_executor());
+        start_metering();
+        hooks_.emplace(*auth_, *limits_, metrics_, recorder(), server_.context().get_executor());
+        metrics_.set_limit_store_errors([l = limits_.get()] { return double(l->store_errors()); });
         add_routes();
     }
 
-    gateway(const gateway&) = delete;
-    gateway& operator=(const gateway&) = delete;
+    ~basic_gateway() {
+        if (metering_) metering_->stop(); // what is queued reaches the spool, fsync'd
+    }
+
+    basic_gateway(const basic_gateway&) = delete;
+    basic_gateway& operator=(const basic_gateway&) = delete;
 
     /// Binds the listen address; throws std::runtime_error naming it when it cannot.
     void listen() {
@@ -106,6 +140,9 @@ public:
     const core::catalog& catalog() const noexcept { return catalog_; }
     const config::gateway_config& config() const noexcept { return config_; }
     transport::route_table& routes() noexcept { return routes_; }
+    Auth& auth() noexcept { return *auth_; }
+    Limits& limits() noexcept { return *limits_; }
+    observe::gateway_metrics& metrics() noexcept { return metrics_; }
     std::shared_ptr<plugin::provider> provider(std::string_view name) const {
         auto it = providers_.find(std::string(name));
         return it == providers_.end() ? nullptr : it->second;
@@ -192,14 +229,28 @@ private:
         });
         routes_.add(get, "/v1/models", [this](exchange& ex) -> transport::net::awaitable<void> { co_await list_models(ex); });
         routes_.add(post, "/v1/chat/completions", [this](exchange& ex) {
-            return exec::serve_text<api::chat_completions_front>(ex, catalog_, upstream_for_);
+            return exec::serve_text<api::chat_completions_front>(ex, catalog_, upstream_for_, *hooks_);
         });
         routes_.add(post, "/v1/responses", [this](exchange& ex) {
-            return exec::serve_text<api::responses_front>(ex, catalog_, upstream_for_);
+            return exec::serve_text<api::responses_front>(ex, catalog_, upstream_for_, *hooks_);
         });
         routes_.add(post, "/v1/messages", [this](exchange& ex) {
-            return exec::serve_text<api::messages_front>(ex, catalog_, upstream_for_);
+            return exec::serve_text<api::messages_front>(ex, catalog_, upstream_for_, *hooks_);
         });
+        if (config_.metrics.enabled)
+            routes_.add(get, config_.metrics.path, [this](exchange& ex) -> transport::net::awaitable<void> {
+                transport::http_response res{boost::beast::http::status::ok, ex.request().version()};
+                res.set(boost::beast::http::field::content_type, observe::registry::content_type);
+                res.body() = metrics_.scrape();
+                co_await ex.respond(std::move(res));
+            });
+        if constexpr (requires(Auth& a) { a.admin(); }) {
+            if (auth_->admin())
+                for (auto verb : {get, post, boost::beast::http::verb::delete_})
+                    routes_.add_prefix(verb, "/admin/v1/", [this](exchange& ex) -> transport::net::awaitable<void> {
+                        co_await admin(ex);
+                    });
+        }
         routes_.add(post, "/v1/messages/count_tokens",
                     [this](exchange& ex) -> transport::net::awaitable<void> { co_await count_tokens(ex); });
         routes_.add_prefix(get, "/v1/models/", [this](exchange& ex) -> transport::net::awaitable<void> { co_await get_model(ex); });
@@ -246,6 +297,51 @@ private:
         co_await ex.respond_error(e);
     }
 
+    template <class A = Auth>
+    transport::net::awaitable<void> admin(exchange& ex) {
+        const auto& req = ex.request();
+        auto authz = req.find(boost::beast::http::field::authorization);
+        auto reply = auth_->admin()->handle(req.method_string(), req.target(),
+                                            authz == req.end() ? std::string_view{} : std::string_view(authz->value()),
+                                            req.body(), exec::policy_detail::unix_now());
+        log::info("admin", {{"request_id", ex.request_id()}, {"method", req.method_string()}, {"status", reply.status}});
+        co_await ex.respond_json(boost::beast::http::status(reply.status), std::move(reply.body));
+    }
+
+    void start_metering() {
+        if (!config_.metering) return;
+        const auto& m = *config_.metering;
+        metering::pipeline_options o;
+        o.spool_dir = m.spool;
+        o.fsync_interval = m.fsync_interval;
+        o.queue_capacity = m.queue;
+        std::vector<std::unique_ptr<metering::sink>> sinks;
+        for (const auto& url : m.sinks) {
+            auto made = metering::make_sink(url);
+            if (!made) throw startup_error(config_.source + ": metering.sinks: " + made.error().message);
+            sinks.push_back(std::move(made).value());
+        }
+        auto opened = metering::pipeline::open(std::move(o), std::move(sinks));
+        if (!opened) throw startup_error(config_.source + ": metering.spool: " + opened.error().message);
+        metering_ = std::move(opened).value();
+        auto* p = metering_.get();
+        metrics_.set_spool_backlog([p] { return double(p->backlog()); });
+        auto& reg = metrics_.registry();
+        reg.add_callback_counter("sluice_metering_events_durable_total",
+                                 "Usage events written to the spool and fsync'd: acknowledged, never lost.")
+            .set([p] { return double(p->durable()); });
+        reg.add_callback_counter("sluice_metering_overflowed_total",
+                                 "Usage events the request thread spooled itself because the queue was full.")
+            .set([p] { return double(p->overflowed()); });
+        reg.add_callback_counter("sluice_metering_sink_errors_total", "Failed deliveries to a metering sink.")
+            .set([p] { return double(p->sink_errors()); });
+    }
+
+    exec::usage_recorder recorder() {
+        if (!metering_) return {};
+        return [p = metering_.get()](metering::usage_event e) { p->record(std::move(e)); };
+    }
+
     /// Anthropic's token counter, estimated here for any model in the catalog.
     transport::net::awaitable<void> count_tokens(exchange& ex) {
         auto decoded = api::decode_count_tokens_request(ex.request().body(), exec::detail::forwardable_headers(ex.request()));
@@ -278,7 +374,16 @@ private:
         return it == upstreams_.end() ? nullptr : &it->second;
     };
     std::atomic<bool> ready_{false};
+    observe::registry registry_;
+    observe::gateway_metrics metrics_{registry_};
+    std::unique_ptr<Auth> auth_;
+    std::unique_ptr<Limits> limits_;
+    std::unique_ptr<metering::pipeline> metering_;
+    std::optional<exec::policy_stack<Auth, Limits>> hooks_;
 };
+
+/// The reference gateway: its policies picked by the config.
+using gateway = basic_gateway<>;
 
 } // namespace sluice
 

@@ -9,6 +9,7 @@ let mock, gw;
 before(async () => {
   mock = await Gateway.start(['--verbose'], {}, process.env.SLUICE_MOCK_UPSTREAM);
   gw = await Gateway.start(['--config', writeConfig(`
+auth: { mode: none }
 providers:
   - name: oai
     plugin: openai

@@ -13,6 +13,7 @@ before(async () => {
   assert.ok(MOCK, 'SLUICE_MOCK_UPSTREAM names the mock upstream binary');
   mock = await Gateway.start([], {}, MOCK);
   gw = await Gateway.start(['--config', writeConfig(`
+auth: { mode: none }
 providers:
   - name: oai
     plugin: openai

@@ -8,6 +8,7 @@ const echoPlugin = process.env.SLUICE_TEST_PLUGIN_test_echo;
 const newerPlugin = process.env.SLUICE_TEST_PLUGIN_test_newer_major;
 
 const echoConfig = (extra = '') => `
+auth: { mode: none }
 providers:
   - name: local
     plugin: ${echoPlugin}
@@ -31,7 +32,7 @@ test('--check refuses an unknown key, naming the file, line, key and the nearest
   const file = writeConfig(echoConfig().replace('base_url:', 'base_ulr:'));
   const r = runGateway(['--check', '--config', file]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: providers\\[0\\]\\.base_ulr: .*base_url`));
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:\\d+: providers\\[0\\]\\.base_ulr: .*base_url`));
 });
 
 test('a config naming a plugin that does not exist is a start-up error that names it', () => {

@@ -40,60 +40,140 @@ inline api::request_headers forwardable_headers(const transport::http_request& r
     return h;
 }
 
-/// One `completion` log line per request that reached an upstream, written when it ends.
-struct completion_record {
-    const transport::exchange& ex;
-    const core::model_entry& model;
-    const upstream& up;
-    bool stream;
+/// The front API's endpoint as usage events and metrics name it.
+constexpr std::string_view endpoint_name(core::front_api api) noexcept {
+    switch (api) {
+    case core::front_api::chat_completions: return "chat.completions";
+    case core::front_api::responses: return "responses";
+    case core::front_api::messages: return "messages";
+    }
+    return "unknown";
+}
+
+} // namespace detail
+
+/// How one request ended, for the hooks' accounting: whatever is known when it ends.
+struct completion {
+    const core::model_entry* model = nullptr; // null: refused before a model was found
+    std::string_view provider;                // empty: no upstream was called
+    std::string_view endpoint;                // "chat.completions", "responses", "messages"
+    bool stream = false;
     core::usage used{};
-    std::string_view outcome = "cancelled"; // unless the request says otherwise before it ends
+    std::string_view outcome; // ok, upstream_error, stream_error, cancelled, refused
+    unsigned status = 0;      // the HTTP status sent; 499 when the client left first
+    std::optional<core::error_kind> error;
+    std::chrono::steady_clock::time_point started;
+    std::optional<std::chrono::steady_clock::time_point> first_token; // the first content event sent
+};
+
+/// What a gateway does around each request: who is calling, may they use this model now, and
+/// what it cost. `state` lives for one request; finish runs however the request ends (a client
+/// that hangs up unwinds the coroutine), so it must not throw or suspend: asynchronous work
+/// (settling a Redis reservation) is spawned from it.
+template <class H>
+concept request_hooks = requires(H& h, transport::exchange& ex, typename H::state& st, const core::envelope& env,
+                                 const core::model_entry& m, const completion& c) {
+    typename H::state;
+    { h.authenticate(ex, st) } -> std::same_as<transport::net::awaitable<std::optional<core::error>>>;
+    { h.admit(ex, st, env, m) } -> std::same_as<transport::net::awaitable<std::optional<core::error>>>;
+    { h.finish(ex, st, c) } noexcept;
+};
+
+/// Anyone may call, any amount; nothing is counted. The default, and what tests of the path use.
+struct no_hooks {
+    struct state {};
+    transport::net::awaitable<std::optional<core::error>> authenticate(transport::exchange&, state&) { co_return std::nullopt; }
+    transport::net::awaitable<std::optional<core::error>> admit(transport::exchange&, state&, const core::envelope&,
+                                                                const core::model_entry&) {
+        co_return std::nullopt;
+    }
+    void finish(const transport::exchange&, state&, const completion&) noexcept {}
+};
+
+namespace detail {
+
+/// Written however the request ends: one `completion` log line when an upstream was called, and
+/// the hooks' finish for every request.
+template <class Hooks>
+struct completion_record {
+    transport::exchange& ex;
+    Hooks& hooks;
+    typename Hooks::state& st;
+    completion c;
 
     ~completion_record() {
-        double cost = model.price ? core::cost_of(used, *model.price).total() : 0.0;
-        log::info("completion", {{"request_id", ex.request_id()},
-                                 {"model", model.id},
-                                 {"provider", up.name},
-                                 {"stream", stream},
-                                 {"outcome", outcome},
-                                 {"input_tokens", used.input},
-                                 {"output_tokens", used.output},
-                                 {"cache_read_tokens", used.cache_read},
-                                 {"cache_write_tokens", used.cache_write},
-                                 {"cost_usd", cost}});
+        c.status = ex.responded() ? ex.status() : 499;
+        if (c.outcome.empty()) c.outcome = ex.responded() ? "refused" : "cancelled";
+        if (!c.provider.empty()) {
+            double cost = c.model->price ? core::cost_of(c.used, *c.model->price).total() : 0.0;
+            log::info("completion", {{"request_id", ex.request_id()},
+                                     {"model", c.model->id},
+                                     {"provider", c.provider},
+                                     {"stream", c.stream},
+                                     {"outcome", c.outcome},
+                                     {"input_tokens", c.used.input},
+                                     {"output_tokens", c.used.output},
+                                     {"cache_read_tokens", c.used.cache_read},
+                                     {"cache_write_tokens", c.used.cache_write},
+                                     {"cost_usd", cost}});
+        }
+        hooks.finish(ex, st, c);
     }
 };
 
 } // namespace detail
 
-template <class Front>
+template <class Front, request_hooks Hooks = no_hooks>
 transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::catalog& catalog,
-                                           const upstream_lookup& upstream_for) {
+                                           const upstream_lookup& upstream_for, Hooks& hooks) {
+    typename Hooks::state st{};
+    detail::completion_record<Hooks> record{ex, hooks, st, {}};
+    record.c.endpoint = detail::endpoint_name(Front::api);
+    record.c.started = ex.started();
+
+    auto refused = co_await hooks.authenticate(ex, st);
+    if (refused) {
+        record.c.error = refused->kind;
+        co_await ex.respond_error(*refused);
+        co_return;
+    }
     auto headers = detail::forwardable_headers(ex.request());
     auto decoded = Front::decode(ex.request().body(), headers);
     if (!decoded) {
         auto e = std::move(decoded).error();
+        record.c.error = e.kind;
         co_await ex.respond_error(e);
         co_return;
     }
     core::envelope env = std::move(decoded).value();
+    record.c.stream = env.stream;
     auto found = find_model(catalog, env);
     if (!found) {
         auto e = std::move(found).error();
+        record.c.error = e.kind;
         co_await ex.respond_error(e);
         co_return;
     }
     const core::model_entry& model = *found.value();
+    record.c.model = &model;
     auto valid = validate_against(env, model, Front::params);
     if (!valid) {
         auto e = std::move(valid).error();
+        record.c.error = e.kind;
         co_await ex.respond_error(e);
+        co_return;
+    }
+    auto denied = co_await hooks.admit(ex, st, env, model);
+    if (denied) {
+        record.c.error = denied->kind;
+        co_await ex.respond_error(*denied);
         co_return;
     }
     const upstream* up = upstream_for(model);
     if (!up) {
         core::error e{core::error_kind::overloaded, "the provider of '" + model.id + "' is not available", "model",
                       "provider_unavailable"};
+        record.c.error = e.kind;
         co_await ex.respond_error(e);
         co_return;
     }
@@ -104,28 +184,29 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count(),
                               env.include_usage};
-
-    // Logged however the request ends: a client that hangs up cancels this coroutine, and the
-    // unwinding still writes the line.
-    detail::completion_record record{ex, model, *up, env.stream};
+    record.c.provider = up->name;
+    record.c.outcome = "cancelled"; // unless the request says otherwise before it ends
 
     if (!env.stream) {
         auto events = co_await complete(env, *up, ex.request_id());
         if (!events) {
-            record.outcome = "upstream_error";
+            record.c.outcome = "upstream_error";
             auto e = std::move(events).error();
+            record.c.error = e.kind;
             co_await ex.respond_error(e);
             co_return;
         }
         auto answer = core::response_aggregate::fold(std::move(events).value());
-        record.used = answer.usage();
+        record.c.used = answer.usage();
         if (answer.error()) {
-            record.outcome = "upstream_error";
+            record.c.outcome = "upstream_error";
             auto e = *answer.error();
+            record.c.error = e.kind;
             co_await ex.respond_error(e);
             co_return;
         }
-        record.outcome = "ok";
+        record.c.outcome = "ok";
+        record.c.first_token = std::chrono::steady_clock::now();
         co_await ex.respond_json(transport::http::status::ok, Front::encode_body(answer, ctx, echo));
         co_return;
     }
@@ -133,8 +214,9 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
     std::vector<core::event> batch;
     auto opened = co_await open_stream(env, *up, batch, ex.request_id());
     if (!opened) {
-        record.outcome = "upstream_error";
+        record.c.outcome = "upstream_error";
         auto e = std::move(opened).error();
+        record.c.error = e.kind;
         co_await ex.respond_error(e);
         co_return;
     }
@@ -144,11 +226,15 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
         std::vector<api::sse_frame> frames;
         for (;;) {
             for (const auto& e : batch) {
-                if (const auto* u = std::get_if<core::usage>(&e)) record.used += *u;
-                if (std::holds_alternative<core::error>(e)) record.outcome = "stream_error";
+                if (const auto* u = std::get_if<core::usage>(&e)) record.c.used += *u;
+                if (const auto* err = std::get_if<core::error>(&e)) {
+                    record.c.outcome = "stream_error";
+                    record.c.error = err->kind;
+                }
                 encoder.add(e, frames);
             }
             batch.clear();
+            if (!frames.empty() && !record.c.first_token) record.c.first_token = std::chrono::steady_clock::now();
             for (const auto& f : frames) {
                 bool sent = co_await sse.send(f.event, f.data);
                 if (!sent) co_return; // the client is gone: the record says so
@@ -157,8 +243,16 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
             bool more = co_await stream.next(batch);
             if (!more) break;
         }
-        if (record.outcome == "cancelled") record.outcome = "ok";
+        if (record.c.outcome == "cancelled") record.c.outcome = "ok";
     });
+}
+
+/// serve_text with no hooks: anyone may call; nothing is counted.
+template <class Front>
+transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::catalog& catalog,
+                                           const upstream_lookup& upstream_for) {
+    static no_hooks none;
+    co_await serve_text<Front, no_hooks>(ex, catalog, upstream_for, none);
 }
 
 } // namespace sluice::exec
