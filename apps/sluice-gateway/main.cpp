@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
 #ifdef SLUICE_BUILD_PLUGIN_DIR
         options.build_plugin_dir = SLUICE_BUILD_PLUGIN_DIR;
 #endif
+        options.check_only = cl.check;
         sluice::gateway gw(std::move(cfg), options);
         if (cl.check) {
             std::printf("%s: ok (%zu providers, %zu models)\n", gw.config().source.c_str(),

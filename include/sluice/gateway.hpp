@@ -42,6 +42,9 @@ public:
 /// What the embedding program knows that the config file does not.
 struct gateway_options {
     std::optional<std::filesystem::path> build_plugin_dir; // the build tree's plugins/, for uninstalled runs
+    // Load the plugins and build the catalog, then stop: no key store, spool or Redis client is
+    // opened, so `--check` writes nothing and needs no running Redis.
+    bool check_only = false;
 };
 
 namespace detail {
@@ -104,6 +107,7 @@ public:
                                 " use every model: it is allowed only on a loopback listen address");
         load_providers();
         build_catalog();
+        if (options.check_only) return;
         auth_ = detail::make_policy<Auth>(config_, server_.context().get_executor());
         limits_ = detail::make_policy<Limits>(config_, server_.context().get_executor());
         start_metering();
@@ -114,6 +118,7 @@ public:
 
     ~basic_gateway() {
         if (metering_) metering_->stop(); // what is queued reaches the spool, fsync'd
+        hooks_.reset();
     }
 
     basic_gateway(const basic_gateway&) = delete;
@@ -121,6 +126,7 @@ public:
 
     /// Binds the listen address; throws std::runtime_error naming it when it cannot.
     void listen() {
+        if (!hooks_) throw std::logic_error("a gateway built with check_only does not serve");
         server_.listen();
         ready_ = true; // everything is loaded before listen(); later work (model kernels) moves this
     }
