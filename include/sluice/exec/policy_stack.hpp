@@ -112,8 +112,23 @@ public:
             co_return std::move(d.refused);
         }
         if (d.held.active()) st.held = std::move(d.held);
-        if (env.stream) st.stream_gauge.emplace(metrics_.track_stream());
+        if (env.stream && !st.stream_gauge) st.stream_gauge.emplace(metrics_.track_stream());
         co_return std::nullopt;
+    }
+
+    /// A failed attempt before failover: its reservation is settled at nothing used.
+    void release(state& st) noexcept {
+        if (!st.held) return;
+        try {
+            transport::net::co_spawn(
+                executor_,
+                [this, held = std::move(*st.held)]() -> transport::net::awaitable<void> {
+                    co_await limits_.settle(held, 0, 0.0);
+                },
+                transport::net::detached);
+        } catch (...) {
+        }
+        st.held.reset();
     }
 
     void finish(const transport::exchange& ex, state& st, const completion& c) noexcept {
@@ -159,6 +174,7 @@ private:
             e.model = c.model->id;
             e.provider = std::string(c.provider);
             e.endpoint = std::string(c.endpoint);
+            e.route = c.route;
             e.latency_ms = std::chrono::duration<double, std::milli>(now - c.started).count();
             if (c.first_token) e.ttft_ms = std::chrono::duration<double, std::milli>(*c.first_token - c.started).count();
             e.status = c.status;

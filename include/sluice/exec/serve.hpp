@@ -17,6 +17,8 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace sluice::exec {
@@ -57,6 +59,7 @@ struct completion {
     const core::model_entry* model = nullptr; // null: refused before a model was found
     std::string_view provider;                // empty: no upstream was called
     std::string_view endpoint;                // "chat.completions", "responses", "messages"
+    std::string route;                        // the router's route (task or "fallback"); empty when none
     bool stream = false;
     core::usage used{};
     std::string_view outcome; // ok, upstream_error, stream_error, cancelled, refused
@@ -67,7 +70,9 @@ struct completion {
 };
 
 /// What a gateway does around each request: who is calling, may they use this model now, and
-/// what it cost. `state` lives for one request; finish runs however the request ends (a client
+/// what it cost. `state` lives for one request; admit runs once per candidate model tried, and
+/// release gives back what an admitted attempt held when the request moves on to the next
+/// candidate; finish runs however the request ends (a client
 /// that hangs up unwinds the coroutine), so it must not throw or suspend: asynchronous work
 /// (settling a Redis reservation) is spawned from it.
 template <class H>
@@ -76,6 +81,7 @@ concept request_hooks = requires(H& h, transport::exchange& ex, typename H::stat
     typename H::state;
     { h.authenticate(ex, st) } -> std::same_as<transport::net::awaitable<std::optional<core::error>>>;
     { h.admit(ex, st, env, m) } -> std::same_as<transport::net::awaitable<std::optional<core::error>>>;
+    { h.release(st) } noexcept;
     { h.finish(ex, st, c) } noexcept;
 };
 
@@ -87,6 +93,7 @@ struct no_hooks {
                                                                 const core::model_entry&) {
         co_return std::nullopt;
     }
+    void release(state&) noexcept {}
     void finish(const transport::exchange&, state&, const completion&) noexcept {}
 };
 
@@ -123,9 +130,38 @@ struct completion_record {
 
 } // namespace detail
 
+/// The models a request may be served by, in the order to try: one for a plain model id; up to
+/// a router's candidates for "router:NAME", with the route (the task, or "fallback") it chose.
+struct route_plan {
+    std::string route; // empty: no router chose
+    std::vector<const core::model_entry*> candidates;
+};
+
+/// How one attempt at one model went, for the router's statistics and circuit breakers.
+struct attempt_outcome {
+    std::optional<core::error_kind> failure; // empty: the upstream answered
+    std::optional<std::chrono::duration<double>> ttft;
+};
+
+/// What the router contributes to the request path; both may be empty (no routers).
+struct routing_hooks {
+    // nullopt: the model is not a router's; an error: a router that cannot serve the request.
+    std::function<std::optional<core::result<route_plan>>(const core::envelope&)> resolve;
+    std::function<void(const core::model_entry&, const attempt_outcome&)> report;
+};
+
+/// A failure before anything reached the client that the next candidate may fix: the upstream
+/// could not be reached, failed (5xx), was overloaded or rate limited, or timed out. Never a
+/// request the upstream refused as invalid, which the next would refuse too.
+constexpr bool fails_over(core::error_kind k) noexcept {
+    using enum core::error_kind;
+    return k == upstream || k == overloaded || k == timeout || k == rate_limit;
+}
+
 template <class Front, request_hooks Hooks = no_hooks>
 transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::catalog& catalog,
-                                           const upstream_lookup& upstream_for, Hooks& hooks) {
+                                           const upstream_lookup& upstream_for, Hooks& hooks,
+                                           const routing_hooks* routing = nullptr) {
     typename Hooks::state st{};
     detail::completion_record<Hooks> record{ex, hooks, st, {}};
     record.c.endpoint = detail::endpoint_name(Front::api);
@@ -147,104 +183,150 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
     }
     core::envelope env = std::move(decoded).value();
     record.c.stream = env.stream;
-    auto found = find_model(catalog, env);
-    if (!found) {
-        auto e = std::move(found).error();
-        record.c.error = e.kind;
-        co_await ex.respond_error(e);
-        co_return;
+
+    route_plan plan;
+    if (routing && routing->resolve) {
+        auto resolved = routing->resolve(env);
+        if (resolved && !*resolved) {
+            auto e = std::move(*resolved).error();
+            record.c.error = e.kind;
+            co_await ex.respond_error(e);
+            co_return;
+        }
+        if (resolved) plan = std::move(*resolved).value();
     }
-    const core::model_entry& model = *found.value();
-    record.c.model = &model;
-    auto valid = validate_against(env, model, Front::params);
-    if (!valid) {
-        auto e = std::move(valid).error();
-        record.c.error = e.kind;
-        co_await ex.respond_error(e);
-        co_return;
+    if (plan.candidates.empty()) {
+        auto found = find_model(catalog, env);
+        if (!found) {
+            auto e = std::move(found).error();
+            record.c.error = e.kind;
+            co_await ex.respond_error(e);
+            co_return;
+        }
+        plan.candidates.push_back(found.value());
     }
-    auto denied = co_await hooks.admit(ex, st, env, model);
-    if (denied) {
-        record.c.error = denied->kind;
-        co_await ex.respond_error(*denied);
-        co_return;
-    }
-    const upstream* up = upstream_for(model);
-    if (!up) {
-        core::error e{core::error_kind::overloaded, "the provider of '" + model.id + "' is not available", "model",
-                      "provider_unavailable"};
-        record.c.error = e.kind;
-        co_await ex.respond_error(e);
-        co_return;
-    }
+    record.c.route = plan.route;
+    if (!plan.route.empty()) ex.add_header("x-model-router-selected-route", plan.route);
     const auto echo = Front::echo_of(env);
-    env.model = model.upstream_model;
-    api::response_context ctx{api::new_response_id(Front::api), model.id,
-                              std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count(),
-                              env.include_usage};
-    record.c.provider = up->name;
-    record.c.outcome = "cancelled"; // unless the request says otherwise before it ends
+    const bool routed = plan.candidates.size() > 1;
 
-    if (!env.stream) {
-        auto events = co_await complete(env, *up, ex.request_id());
-        if (!events) {
+    // Each candidate in turn until one answers; a failure moves on only while nothing has been
+    // sent to the client (WIRE.md 8), and only when the next candidate could do better.
+    std::optional<core::error> last;
+    for (std::size_t i = 0; i < plan.candidates.size(); ++i) {
+        const core::model_entry& model = *plan.candidates[i];
+        const bool more = i + 1 < plan.candidates.size();
+        record.c.model = &model;
+        record.c.provider = {};
+        record.c.outcome = {};
+        auto valid = validate_against(env, model, Front::params);
+        if (!valid) {
+            last = std::move(valid).error();
+            if (more) continue;
+            break;
+        }
+        auto denied = co_await hooks.admit(ex, st, env, model);
+        if (denied) {
+            last = std::move(*denied);
+            if (more && routed) continue;
+            break;
+        }
+        const upstream* up = upstream_for(model);
+        if (!up) {
+            last = core::error{core::error_kind::overloaded, "the provider of '" + model.id + "' is not available",
+                               "model", "provider_unavailable"};
+            hooks.release(st);
+            if (more) continue;
+            break;
+        }
+        // The last candidate takes the envelope; earlier ones work on a copy.
+        core::envelope attempt = more ? env : std::move(env);
+        attempt.model = model.upstream_model;
+        api::response_context ctx{api::new_response_id(Front::api), model.id,
+                                  std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count(),
+                                  attempt.include_usage};
+        record.c.provider = up->name;
+        record.c.outcome = "cancelled"; // unless the request says otherwise before it ends
+        const auto attempt_started = std::chrono::steady_clock::now();
+        auto report = [&](std::optional<core::error_kind> failure) {
+            if (!routing || !routing->report) return;
+            attempt_outcome o{failure, {}};
+            if (!failure) o.ttft = std::chrono::steady_clock::now() - attempt_started;
+            routing->report(model, o);
+        };
+        // A failed attempt: on to the next candidate when that may help, else the answer.
+        auto failed = [&](core::error e) {
+            report(e.kind);
             record.c.outcome = "upstream_error";
-            auto e = std::move(events).error();
             record.c.error = e.kind;
-            co_await ex.respond_error(e);
+            const bool next = more && fails_over(e.kind);
+            if (next) {
+                log::info("failover", {{"request_id", ex.request_id()}, {"model", model.id}, {"code", e.code}});
+                hooks.release(st);
+                record.c.provider = {};
+            }
+            last = std::move(e);
+            return next;
+        };
+
+        if (!attempt.stream) {
+            auto events = co_await complete(attempt, *up, ex.request_id());
+            if (!events) {
+                if (failed(std::move(events).error())) continue;
+                break;
+            }
+            auto answer = core::response_aggregate::fold(std::move(events).value());
+            record.c.used = answer.usage();
+            if (answer.error()) {
+                if (failed(*answer.error())) continue;
+                break;
+            }
+            report(std::nullopt);
+            record.c.outcome = "ok";
+            record.c.first_token = std::chrono::steady_clock::now();
+            co_await ex.respond_json(transport::http::status::ok, Front::encode_body(answer, ctx, echo));
             co_return;
         }
-        auto answer = core::response_aggregate::fold(std::move(events).value());
-        record.c.used = answer.usage();
-        if (answer.error()) {
-            record.c.outcome = "upstream_error";
-            auto e = *answer.error();
-            record.c.error = e.kind;
-            co_await ex.respond_error(e);
-            co_return;
-        }
-        record.c.outcome = "ok";
-        record.c.first_token = std::chrono::steady_clock::now();
-        co_await ex.respond_json(transport::http::status::ok, Front::encode_body(answer, ctx, echo));
-        co_return;
-    }
 
-    std::vector<core::event> batch;
-    auto opened = co_await open_stream(env, *up, batch, ex.request_id());
-    if (!opened) {
-        record.c.outcome = "upstream_error";
-        auto e = std::move(opened).error();
-        record.c.error = e.kind;
-        co_await ex.respond_error(e);
-        co_return;
-    }
-    upstream_stream stream = std::move(opened).value();
-    auto encoder = Front::stream_encoder(ctx, echo);
-    co_await transport::serve_sse(ex, [&](transport::sse_stream& sse) -> transport::net::awaitable<void> {
-        std::vector<api::sse_frame> frames;
-        for (;;) {
-            for (const auto& e : batch) {
-                if (const auto* u = std::get_if<core::usage>(&e)) record.c.used += *u;
-                if (const auto* err = std::get_if<core::error>(&e)) {
-                    record.c.outcome = "stream_error";
-                    record.c.error = err->kind;
+        std::vector<core::event> batch;
+        auto opened = co_await open_stream(attempt, *up, batch, ex.request_id());
+        if (!opened) {
+            if (failed(std::move(opened).error())) continue;
+            break;
+        }
+        report(std::nullopt);
+        upstream_stream stream = std::move(opened).value();
+        auto encoder = Front::stream_encoder(ctx, echo);
+        co_await transport::serve_sse(ex, [&](transport::sse_stream& sse) -> transport::net::awaitable<void> {
+            std::vector<api::sse_frame> frames;
+            for (;;) {
+                for (const auto& e : batch) {
+                    if (const auto* u = std::get_if<core::usage>(&e)) record.c.used += *u;
+                    if (const auto* err = std::get_if<core::error>(&e)) {
+                        record.c.outcome = "stream_error";
+                        record.c.error = err->kind;
+                    }
+                    encoder.add(e, frames);
                 }
-                encoder.add(e, frames);
+                batch.clear();
+                if (!frames.empty() && !record.c.first_token) record.c.first_token = std::chrono::steady_clock::now();
+                for (const auto& f : frames) {
+                    bool sent = co_await sse.send(f.event, f.data);
+                    if (!sent) co_return; // the client is gone: the record says so
+                }
+                frames.clear();
+                bool more_events = co_await stream.next(batch);
+                if (!more_events) break;
             }
-            batch.clear();
-            if (!frames.empty() && !record.c.first_token) record.c.first_token = std::chrono::steady_clock::now();
-            for (const auto& f : frames) {
-                bool sent = co_await sse.send(f.event, f.data);
-                if (!sent) co_return; // the client is gone: the record says so
-            }
-            frames.clear();
-            bool more = co_await stream.next(batch);
-            if (!more) break;
-        }
-        if (record.c.outcome == "cancelled") record.c.outcome = "ok";
-    });
+            if (record.c.outcome == "cancelled") record.c.outcome = "ok";
+        });
+        co_return;
+    }
+    if (!last) last = core::error{core::error_kind::internal, "no model could serve the request", {}, {}};
+    if (!record.c.error) record.c.error = last->kind;
+    co_await ex.respond_error(*last);
 }
 
 /// serve_text with no hooks: anyone may call; nothing is counted.
