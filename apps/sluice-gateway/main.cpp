@@ -4,6 +4,9 @@
 #include <sluice/core/command_line.hpp>
 #include <sluice/config/load.hpp>
 #include <sluice/gateway.hpp>
+#ifdef SLUICE_HAVE_EMBED
+#include <sluice/kernels/embed.hpp>
+#endif
 #include <sluice/version.hpp>
 
 #include "default_config.hpp"
@@ -98,6 +101,11 @@ int main(int argc, char** argv) {
         options.build_plugin_dir = SLUICE_BUILD_PLUGIN_DIR;
 #endif
         options.check_only = cl.check;
+#ifdef SLUICE_HAVE_EMBED
+        options.embed = sluice::routing::row_major_embedder(
+            [](std::span<const std::string_view> texts) { return sluice::kernels::embed::encode(texts); },
+            sluice::kernels::embed::default_dim);
+#endif
         sluice::gateway gw(std::move(cfg), options);
         if (cl.check) {
             std::printf("%s: ok (%zu providers, %zu models)\n", gw.config().source.c_str(),

@@ -16,6 +16,8 @@
 #include <sluice/observe/gateway_metrics.hpp>
 #include <sluice/plugin/host.hpp>
 #include <sluice/reference_policies.hpp>
+#include <sluice/config/routers.hpp>
+#include <sluice/routing/router.hpp>
 #include <sluice/transport/route_table.hpp>
 #include <sluice/transport/server.hpp>
 
@@ -45,6 +47,9 @@ struct gateway_options {
     // Load the plugins and build the catalog, then stop: no key store, spool or Redis client is
     // opened, so `--check` writes nothing and needs no running Redis.
     bool check_only = false;
+    // Embeds text for the routers' classifiers (the reference app passes the embed kernel);
+    // routers in the config and no embedder is a start-up error.
+    routing::embedder embed;
 };
 
 namespace detail {
@@ -90,7 +95,10 @@ std::unique_ptr<P> make_policy(const config::gateway_config& cfg, const boost::a
 
 } // namespace detail
 
-template <auth::auth_policy Auth = configured_auth, limits::limits_policy Limits = configured_limits>
+/// Auth, Limits: the policy families of every request; Routing: the routing::policy_set a router
+/// config may name (routing::default_policies, or the team's own with its policy added).
+template <auth::auth_policy Auth = configured_auth, limits::limits_policy Limits = configured_limits,
+          class Routing = routing::default_policies>
 class basic_gateway {
 public:
     /// Loads every provider's plugin, builds the catalog and the policies; a plugin that is
@@ -107,7 +115,11 @@ public:
                                 " use every model: it is allowed only on a loopback listen address");
         load_providers();
         build_catalog();
+        if (config_.routers)
+            router_configs_ = config::read_routers(
+                *config_.routers, [this](std::string_view id) { return catalog_.find(id) != nullptr; }, Routing::names);
         if (options.check_only) return;
+        build_routers(options.embed);
         auth_ = detail::make_policy<Auth>(config_, server_.context().get_executor());
         limits_ = detail::make_policy<Limits>(config_, server_.context().get_executor());
         start_metering();
@@ -235,13 +247,13 @@ private:
         });
         routes_.add(get, "/v1/models", [this](exchange& ex) -> transport::net::awaitable<void> { co_await list_models(ex); });
         routes_.add(post, "/v1/chat/completions", [this](exchange& ex) {
-            return exec::serve_text<api::chat_completions_front>(ex, catalog_, upstream_for_, *hooks_);
+            return exec::serve_text<api::chat_completions_front>(ex, catalog_, upstream_for_, *hooks_, &routing_);
         });
         routes_.add(post, "/v1/responses", [this](exchange& ex) {
-            return exec::serve_text<api::responses_front>(ex, catalog_, upstream_for_, *hooks_);
+            return exec::serve_text<api::responses_front>(ex, catalog_, upstream_for_, *hooks_, &routing_);
         });
         routes_.add(post, "/v1/messages", [this](exchange& ex) {
-            return exec::serve_text<api::messages_front>(ex, catalog_, upstream_for_, *hooks_);
+            return exec::serve_text<api::messages_front>(ex, catalog_, upstream_for_, *hooks_, &routing_);
         });
         if (config_.metrics.enabled)
             routes_.add(get, config_.metrics.path, [this](exchange& ex) -> transport::net::awaitable<void> {
@@ -312,6 +324,47 @@ private:
                                             req.body(), exec::policy_detail::unix_now());
         log::info("admin", {{"request_id", ex.request_id()}, {"method", req.method_string()}, {"status", reply.status}});
         co_await ex.respond_json(boost::beast::http::status(reply.status), std::move(reply.body));
+    }
+
+    /// "router:NAME" in a request's model field picks the model; every attempt at any model feeds
+    /// the statistics and circuit breakers the routers read.
+    void build_routers(const routing::embedder& embed) {
+        if (!router_configs_.empty() && !embed)
+            throw startup_error(config_.source + ": routers: this gateway was built without an embedder for the classifier");
+        try {
+            routers_ = std::make_unique<routing::router_set<Routing>>(router_configs_, catalog_, embed);
+        } catch (const std::exception& e) {
+            throw startup_error(config_.source + ": routers: " + e.what());
+        }
+        for (const auto& r : router_configs_) log::info("router_loaded", {{"router", r.name}, {"tasks", r.tasks.size()}});
+        routing_.resolve = [this](const core::envelope& env) -> std::optional<core::result<exec::route_plan>> {
+            auto name = routing::router_set<Routing>::router_name(env.model);
+            if (!name) return std::nullopt;
+            auto* r = routers_->find(*name);
+            if (!r)
+                return core::result<exec::route_plan>(core::error{core::error_kind::not_found,
+                                                                  "The router '" + std::string(*name) + "' does not exist",
+                                                                  "model", "model_not_found"});
+            auto d = r->route(env);
+            if (d.candidates.empty())
+                return core::result<exec::route_plan>(core::error{core::error_kind::overloaded,
+                                                                  "router '" + r->name() + "' has no model to serve route '" + d.route + "'",
+                                                                  "model", "no_route_candidate"});
+            return core::result<exec::route_plan>(exec::route_plan{std::move(d.route), std::move(d.candidates)});
+        };
+        routing_.report = [this](const core::model_entry& m, const exec::attempt_outcome& o) {
+            using namespace std::chrono;
+            auto& h = routers_->health();
+            const auto now = steady_clock::now();
+            if (!o.failure) {
+                auto t = duration_cast<microseconds>(o.ttft.value_or(duration<double>{}));
+                h.stats.record_success(m.id, t, t, now);
+                h.breakers.on_success(m.id, now);
+            } else if (routing::counts_against_model(*o.failure)) {
+                h.stats.record_failure(m.id, *o.failure, now);
+                h.breakers.on_failure(m.id, now);
+            }
+        };
     }
 
     void start_metering() {
@@ -386,6 +439,9 @@ private:
     std::unique_ptr<Limits> limits_;
     std::unique_ptr<metering::pipeline> metering_;
     std::optional<exec::policy_stack<Auth, Limits>> hooks_;
+    std::vector<config::router_config> router_configs_;
+    std::unique_ptr<routing::router_set<Routing>> routers_;
+    exec::routing_hooks routing_;
 };
 
 /// The reference gateway: its policies picked by the config.
