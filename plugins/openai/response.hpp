@@ -11,6 +11,7 @@
 #include <sluice/core/event.hpp>
 #include <sluice/plugin/result.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -57,8 +58,12 @@ inline const boost::json::object* first_choice(const boost::json::array& choices
 } // namespace detail
 
 inline plugin::result<std::vector<core::event>> decode_response(std::string_view body) {
+    // The tree lives only for this call and every string is copied out: one arena, mostly on
+    // the stack, instead of an allocation per key, string, object and array.
+    unsigned char arena[4096];
+    boost::json::monotonic_resource memory(arena, sizeof arena);
     boost::system::error_code ec;
-    auto parsed = boost::json::parse(body, ec);
+    auto parsed = boost::json::parse(body, ec, &memory);
     if (ec)
         return detail::malformed("the response body is not JSON (" + ec.message() + "): " + detail::excerpt(body));
     const auto* root = parsed.if_object();

@@ -24,7 +24,8 @@
 #include <sluice/core/event.hpp>
 #include <sluice/plugin/provider.hpp>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -72,8 +73,14 @@ private:
     void on_event(std::string_view name, std::string_view data, std::vector<core::event>& out) {
         if (ended_) return;
         if (data == "[DONE]") return done(out);
+        // One chunk's tree lives only for this call and every string is copied out: an arena on
+        // the stack, and a parser kept across chunks, instead of allocations per key and value.
+        unsigned char arena[2048];
+        boost::json::monotonic_resource memory(arena, sizeof arena);
         boost::system::error_code ec;
-        auto parsed = boost::json::parse(data, ec);
+        parser_.reset(&memory);
+        parser_.write(data, ec);
+        boost::json::value parsed = ec ? boost::json::value() : parser_.release();
         if (ec) {
             if (finishing_) return fail(out, "the stream was cut inside a chunk, before [DONE]");
             return fail(out, "a stream chunk is not JSON (" + ec.message() + "): " + detail::excerpt(data));
@@ -188,6 +195,7 @@ private:
     }
 
     core::sse_parser sse_;
+    boost::json::parser parser_; // reset per chunk; keeps its working memory
     std::string fallback_model_;
     bool started_ = false;
     bool ended_ = false;     // message_stop or error sent: the rest of the bytes are ignored

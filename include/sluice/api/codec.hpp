@@ -75,20 +75,36 @@ struct response_context {
     bool include_usage = false; // chat streams: a last chunk with usage (stream_options.include_usage)
 };
 
-/// An id in the style of each API: a prefix and random letters and digits.
+/// An id in the style of each API: a prefix and random letters and digits. Ids name answers,
+/// they guard nothing: a per-thread splitmix64 seeded from random_device is enough, and one
+/// 64-bit draw gives ten letters (62^10 < 2^64), where a distribution per letter cost far more.
 inline std::string new_response_id(core::front_api api) {
     static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    thread_local std::mt19937_64 gen{std::random_device{}()};
-    std::string id;
+    static constexpr std::uint64_t letters = sizeof alphabet - 1;
+    thread_local std::uint64_t state = (std::uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();
+    auto next = [] {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    };
+    std::string_view prefix = "req_";
     std::size_t n = 24;
     switch (api) {
-    case core::front_api::chat_completions: id = "chatcmpl-"; n = 29; break;
-    case core::front_api::responses: id = "resp_"; n = 32; break;
-    case core::front_api::messages: id = "msg_"; n = 24; break;
-    default: id = "req_"; break;
+    case core::front_api::chat_completions: prefix = "chatcmpl-"; n = 29; break;
+    case core::front_api::responses: prefix = "resp_"; n = 32; break;
+    case core::front_api::messages: prefix = "msg_"; n = 24; break;
+    default: break;
     }
-    std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
-    for (std::size_t i = 0; i < n; ++i) id += alphabet[pick(gen)];
+    std::string id;
+    id.reserve(prefix.size() + n);
+    id += prefix;
+    std::uint64_t r = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % 10 == 0) r = next();
+        id += alphabet[r % letters];
+        r /= letters;
+    }
     return id;
 }
 

@@ -8,6 +8,7 @@
 
 #include <sluice/core/json_text.hpp>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -73,25 +74,38 @@ inline void append_value(std::string& out, const field::value_type& v) {
             if constexpr (std::is_same_v<T, std::string_view>) append_escaped(out, x);
             else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
             else if constexpr (std::is_same_v<T, double>) {
-                char buf[32];
-                int n = std::snprintf(buf, sizeof buf, "%.3f", x);
-                out.append(buf, std::size_t(n));
-            } else out += std::to_string(x);
+                // The same digits as printf's "%.3f", without its format parsing and locale.
+                char buf[64];
+                auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::fixed, 3);
+                out.append(buf, r.ec == std::errc{} ? std::size_t(r.ptr - buf) : 0);
+            } else {
+                char buf[24];
+                auto r = std::to_chars(buf, buf + sizeof buf, x);
+                out.append(buf, std::size_t(r.ptr - buf));
+            }
         },
         v);
 }
 
+/// RFC 3339 UTC with milliseconds. The date and time of day are formatted once per second per
+/// thread: gmtime and strftime on every line were a good part of an access log line's cost.
 inline void append_timestamp(std::string& out) {
     using namespace std::chrono;
-    auto now = system_clock::now();
-    std::time_t t = system_clock::to_time_t(now);
-    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += std::size_t(std::snprintf(buf + n, sizeof buf - n, ".%03dZ", int(ms)));
-    out.append(buf, n);
+    const auto ms_since_epoch = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    const std::time_t t = std::time_t(ms_since_epoch / 1000);
+    const int ms = int(ms_since_epoch % 1000);
+    thread_local std::time_t cached_second = -1;
+    thread_local char cached[24];
+    thread_local std::size_t cached_size = 0;
+    if (t != cached_second) {
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        cached_size = std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_second = t;
+    }
+    out.append(cached, cached_size);
+    const char frac[6] = {'.', char('0' + ms / 100), char('0' + ms / 10 % 10), char('0' + ms % 10), 'Z', 0};
+    out.append(frac, 5);
 }
 
 inline constexpr std::string_view level_name(level l) noexcept {
@@ -113,7 +127,7 @@ inline bool enabled(level l) noexcept { return l >= detail::threshold().load(std
 inline void write(level l, std::string_view event, std::initializer_list<field> fields = {}) {
     if (!enabled(l)) return;
     std::string line;
-    line.reserve(160);
+    line.reserve(320); // an access log line fits: one allocation
     line += "{\"ts\":\"";
     detail::append_timestamp(line);
     line += "\",\"level\":\"";

@@ -7,7 +7,9 @@
 // `data:` lines of one event join with \n; a blank line dispatches the event; a line that starts
 // with ':' is a comment; one space after the colon is not part of the value.
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -27,12 +29,18 @@ public:
         if (overflowed_) return false;
         buffer_.append(bytes);
         std::size_t start = 0, i = scanned_;
+        // memchr finds line ends many bytes at a time; each kind is searched again only once
+        // the scan has passed the last one found, so a buffer is searched once whatever its lines.
+        std::size_t next_lf = find(buffer_, '\n', i), next_cr = find(buffer_, '\r', i);
         while (i < buffer_.size()) {
-            const char c = buffer_[i];
-            if (c != '\n' && c != '\r') {
-                ++i;
-                continue;
+            if (next_lf < i) next_lf = find(buffer_, '\n', i);
+            if (next_cr < i) next_cr = find(buffer_, '\r', i);
+            i = std::min(next_lf, next_cr);
+            if (i == std::string::npos) {
+                i = buffer_.size();
+                break;
             }
+            const char c = buffer_[i];
             std::size_t next = i + 1;
             if (c == '\r') {
                 if (next == buffer_.size()) break; // a "\r\n" cut in two: wait for the next byte
@@ -63,6 +71,12 @@ public:
     }
 
 private:
+    static std::size_t find(const std::string& s, char c, std::size_t from) noexcept {
+        if (from >= s.size()) return std::string::npos;
+        const void* p = std::memchr(s.data() + from, c, s.size() - from);
+        return p ? std::size_t(static_cast<const char*>(p) - s.data()) : std::string::npos;
+    }
+
     template <class OnEvent>
     void on_line(std::string_view line, OnEvent& on_event) {
         if (first_line_) { // a byte-order mark may open the stream

@@ -161,6 +161,11 @@ private:
     };
 
     struct core {
+        /// The connection buffer's room for a response header (and what follows it in the same
+        /// read): Beast reads 512 bytes at a time into an empty buffer.
+        static constexpr std::size_t upstream_read_bytes = 4096;
+        static_assert(upstream_read_bytes >= 512);
+
         explicit core(client_options o)
             : options(std::move(o)), tls(detail::make_tls_context(options)),
               pool(std::make_shared<connection_pool>(options.max_connections_per_origin,
@@ -178,8 +183,7 @@ private:
             d.first_byte = timeouts.first_byte.value_or(options.first_byte_timeout);
 
             detail::upstream_target target;
-            if (!detail::parse_upstream_url(request.url, target))
-                co_return send_result{make_error_code(client_errc::bad_url), {}};
+            if (!parse_cached(request.url, target)) co_return send_result{make_error_code(client_errc::bad_url), {}};
             auto message = make_message(request, target);
 
             auto [ec, lease] = co_await pool->acquire(target.origin_key(), d.connect);
@@ -208,6 +212,21 @@ private:
             }
         }
 
+        // A gateway sends every request of a provider to one URL: parsing it again each time
+        // was more work than building the request line. Per thread, so no lock.
+        static bool parse_cached(const std::string& url, detail::upstream_target& out) {
+            thread_local std::string last_url;
+            thread_local detail::upstream_target last;
+            if (url.empty() || url != last_url) {
+                if (!detail::parse_upstream_url(url, out)) return false;
+                last_url = url;
+                last = out;
+                return true;
+            }
+            out = last;
+            return true;
+        }
+
         static http::request<http::string_body> make_message(upstream_request& request,
                                                              const detail::upstream_target& target) {
             http::request<http::string_body> m{request.method, target.path, 11};
@@ -231,7 +250,9 @@ private:
             if (ec) co_return ec;
             tcp.socket().set_option(net::ip::tcp::no_delay(true), ec);
             if (!target.tls) {
+                tcp.expires_never(); // from here on conn.deadline keeps the time
                 conn.plain.emplace(std::move(tcp));
+                conn.deadline.emplace(executor, conn.tcp().socket());
                 co_return boost::system::error_code{};
             }
             conn.tls_context = tls;
@@ -247,7 +268,11 @@ private:
             conn.tcp().expires_at(d.connect);
             std::tie(ec) = co_await conn.tls->async_handshake(net::ssl::stream_base::client,
                                                               net::as_tuple(net::use_awaitable));
-            if (!ec) co_return ec;
+            if (!ec) {
+                conn.tcp().expires_never(); // from here on conn.deadline keeps the time
+                conn.deadline.emplace(executor, conn.tcp().socket());
+                co_return ec;
+            }
             conn.close();
             if (ec == beast::error::timeout) co_return d.timeout(d.connect, client_errc::connect_timeout);
             if (detail::is_certificate_error(ec)) co_return make_error_code(client_errc::certificate_rejected);
@@ -290,18 +315,21 @@ private:
                                                           const http::request<http::string_body>& message,
                                                           upstream_response::parser_type& parser, const deadlines& d) {
             auto phase = std::min(d.total, clock::now() + d.first_byte);
-            conn.tcp().expires_at(phase);
+            conn.deadline->expires_at(phase);
             auto [ec, n] = co_await conn.with_stream([&](auto& stream) {
                 return http::async_write(stream, message, net::as_tuple(net::use_awaitable));
             });
-            if (ec == beast::error::timeout) co_return d.timeout(phase, client_errc::first_byte_timeout);
+            if (ec && conn.deadline->expired()) co_return d.timeout(phase, client_errc::first_byte_timeout);
             if (ec) co_return ec;
             phase = std::min(d.total, clock::now() + d.first_byte);
-            conn.tcp().expires_at(phase);
+            conn.deadline->expires_at(phase);
+            // Room for a whole small answer: the header and body then come in one read, not 512 bytes at a time.
+            conn.buffer.reserve(upstream_read_bytes);
             std::tie(ec, n) = co_await conn.with_stream([&](auto& stream) {
                 return http::async_read_header(stream, conn.buffer, parser, net::as_tuple(net::use_awaitable));
             });
-            if (ec == beast::error::timeout) co_return d.timeout(phase, client_errc::first_byte_timeout);
+            conn.deadline->expires_never(); // the body's reads set the total deadline
+            if (ec && conn.deadline->expired()) co_return d.timeout(phase, client_errc::first_byte_timeout);
             if (ec == http::error::header_limit) co_return make_error_code(client_errc::header_too_large);
             co_return ec;
         }

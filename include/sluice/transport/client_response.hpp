@@ -136,15 +136,16 @@ private:
                 finish();
                 co_return body_chunk{};
             }
-            if (!chunk_) chunk_ = std::make_unique<char[]>(body_chunk_bytes);
+            if (!chunk_) chunk_.reset(new char[body_chunk_bytes]); // not make_unique: no 16 KiB memset per response
             auto& body = parser_->get().body();
             body.data = chunk_.get();
             body.size = body_chunk_bytes;
-            lease_->tcp().expires_at(deadline_);
+            lease_->deadline->expires_at(deadline_);
             auto [ec, n] = co_await lease_->with_stream([&](auto& stream) {
                 return http::async_read_some(stream, lease_->buffer, *parser_, net::as_tuple(net::use_awaitable));
             });
             if (ec == http::error::need_buffer) ec = {};
+            if (ec && lease_->deadline->expired()) ec = boost::beast::error::timeout;
             std::size_t got = body_chunk_bytes - body.size;
             if (ec) fail(ec); // bytes read before the error still go out; the error comes next
             else if (parser_->is_done()) finish();
@@ -156,6 +157,7 @@ private:
         finished_ = true;
         if (!lease_) return;
         ++lease_->exchanges;
+        if (lease_->deadline) lease_->deadline->cancel(); // idle in the pool: no deadline, no timer
         // Bytes past the message would belong to no request of ours: do not reuse that socket.
         if (parser_->keep_alive() && lease_->buffer.size() == 0) lease_.recycle();
         else lease_.discard();

@@ -17,6 +17,7 @@
 // before the io_contexts its callers ran on.
 
 #include <sluice/transport/client_options.hpp>
+#include <sluice/transport/deadline.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -38,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <sys/socket.h>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -56,6 +58,7 @@ struct upstream_connection {
     std::shared_ptr<net::ssl::context> tls_context; // outlives `tls`, declared before it
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::optional<socket_deadline> deadline;    // once open: every exchange's time limits, see deadline.hpp
     beast::flat_buffer buffer;                  // bytes read past the parser, kept across reads
     std::chrono::steady_clock::time_point idle_since{};
     std::uint64_t exchanges = 0;                // responses read to the end on this socket
@@ -72,6 +75,7 @@ struct upstream_connection {
 
     /// Closes the socket at once (no TLS close_notify: a client may just go) and empties the slot.
     void close() noexcept {
+        deadline.reset();
         if (is_open()) {
             boost::system::error_code ec;
             tcp().socket().close(ec);
@@ -84,18 +88,16 @@ struct upstream_connection {
     }
 
     /// A pooled socket the server has closed (or written to unasked) is not worth a request.
+    /// One recv with MSG_DONTWAIT: toggling the socket's blocking mode around it cost two more
+    /// syscalls on every request.
     bool looks_alive() noexcept {
         if (!is_open()) return false;
-        auto& socket = tcp().socket();
-        boost::system::error_code ec;
-        socket.non_blocking(true, ec);
-        if (ec) return false;
         char byte;
-        std::size_t n = socket.receive(net::buffer(&byte, 1), net::socket_base::message_peek, ec);
-        boost::system::error_code ignored;
-        socket.non_blocking(false, ignored);
-        if (ec == net::error::would_block) return true;
-        if (ec || n == 0) return false;
+        ssize_t n;
+        do n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+        if (n == 0) return false;
         // Unread bytes: on TLS they may be a late session ticket, on plain HTTP they are garbage.
         return tls.has_value();
     }

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <mutex>
@@ -102,7 +103,7 @@ private:
 
     net::awaitable<void> accept_loop() {
         for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), net::as_tuple(net::use_awaitable));
+            auto [ec, socket] = co_await acceptor_.async_accept(connection_executor(), net::as_tuple(net::use_awaitable));
             if (ec) {
                 if (!acceptor_.is_open() || ec == net::error::operation_aborted) co_return;
                 log::warn("accept_failed", {{"error", ec.message()}});
@@ -122,6 +123,13 @@ private:
     }
 
     session_context session_ctx() noexcept { return {options_, handler_, in_flight_}; }
+
+    /// A strand per connection where io threads could run its handlers at once. With one io
+    /// thread nothing can, and the strand's dispatch on every completion is pure cost.
+    net::any_io_executor connection_executor() {
+        if (options_.threads > 1) return net::make_strand(ioc_);
+        return ioc_.get_executor();
+    }
 
     template <class Session>
     void start(std::shared_ptr<Session> s) {

@@ -5,6 +5,7 @@
 // keep-alive holds. Each phase has its own deadline; every failure ends in a clear status or a close.
 
 #include <sluice/core/log.hpp>
+#include <sluice/transport/deadline.hpp>
 #include <sluice/transport/exchange.hpp>
 #include <sluice/transport/request_id.hpp>
 #include <sluice/transport/server_options.hpp>
@@ -12,10 +13,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -58,12 +57,14 @@ class session final : public session_base, public response_channel {
 
 public:
     session(Stream stream, tcp::endpoint remote, session_context ctx)
-        : stream_(std::move(stream)), remote_(std::move(remote)), ctx_(ctx) {}
+        : stream_(std::move(stream)), remote_(std::move(remote)), ctx_(ctx),
+          deadline_(stream_.get_executor(), lowest().socket()) {}
 
     net::awaitable<void> run() {
         if constexpr (is_tls) {
-            beast::get_lowest_layer(stream_).expires_after(ctx_.options.header_timeout);
+            deadline_.expires_after(ctx_.options.header_timeout);
             auto [ec] = co_await stream_.async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable));
+            deadline_.expires_never();
             if (ec) {
                 log::debug("tls_handshake_failed", {{"remote", remote_string()}, {"error", ec.message()}});
                 co_return close();
@@ -100,29 +101,29 @@ public:
 
     // ---- response_channel
     net::awaitable<error_code> write_response(http_response& res) override {
-        lowest().expires_after(ctx_.options.write_timeout);
+        deadline_.expires_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await http::async_write(stream_, res, net::as_tuple(net::use_awaitable));
-        co_return ec;
+        co_return finished(ec);
     }
 
     net::awaitable<error_code> write_chunked_header(http::response<http::empty_body>& res) override {
         http::response_serializer<http::empty_body> sr{res};
-        lowest().expires_after(ctx_.options.write_timeout);
+        deadline_.expires_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await http::async_write_header(stream_, sr, net::as_tuple(net::use_awaitable));
-        co_return ec;
+        co_return finished(ec);
     }
 
     net::awaitable<error_code> write_chunk(std::string_view data) override {
-        lowest().expires_after(ctx_.options.write_timeout);
+        deadline_.expires_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await net::async_write(stream_, http::make_chunk(net::buffer(data.data(), data.size())),
                                                  net::as_tuple(net::use_awaitable));
-        co_return ec;
+        co_return finished(ec);
     }
 
     net::awaitable<error_code> write_last_chunk() override {
-        lowest().expires_after(ctx_.options.write_timeout);
+        deadline_.expires_after(ctx_.options.write_timeout);
         auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), net::as_tuple(net::use_awaitable));
-        co_return ec;
+        co_return finished(ec);
     }
 
     std::chrono::milliseconds heartbeat_interval() const noexcept override { return ctx_.options.heartbeat_interval; }
@@ -131,15 +132,25 @@ public:
 private:
     beast::tcp_stream& lowest() noexcept { return beast::get_lowest_layer(stream_); }
 
-    std::string remote_string() const {
-        return remote_.address().to_string() + ":" + std::to_string(remote_.port());
+    /// Ends an operation's deadline; an operation the deadline cut short reports a timeout.
+    error_code finished(error_code ec) noexcept {
+        deadline_.expires_never();
+        if (ec && deadline_.expired()) ec = beast::error::timeout;
+        return ec;
+    }
+
+    /// Formatted once: every access log line of the connection carries it.
+    const std::string& remote_string() {
+        if (remote_text_.empty()) remote_text_ = remote_.address().to_string() + ":" + std::to_string(remote_.port());
+        return remote_text_;
     }
 
     /// Waits for the first byte of the next request; a drain closes the connection here at once.
     net::awaitable<bool> wait_for_next_request(std::chrono::milliseconds timeout) {
         idle_ = true;
-        lowest().expires_after(timeout);
+        deadline_.expires_after(timeout);
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), net::as_tuple(net::use_awaitable));
+        deadline_.expires_never();
         idle_ = false;
         buffer_.commit(n);
         co_return !ec && !draining_;
@@ -151,8 +162,9 @@ private:
         parser.header_limit(std::uint32_t(std::min<std::size_t>(ctx_.options.header_limit, UINT32_MAX)));
         parser.body_limit(ctx_.options.body_limit);
 
-        lowest().expires_after(ctx_.options.header_timeout);
+        deadline_.expires_after(ctx_.options.header_timeout);
         auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, net::as_tuple(net::use_awaitable));
+        hec = finished(hec);
         if (hec) co_return co_await refuse(hec, parser, "read_header");
 
         auto& head = parser.get();
@@ -163,17 +175,17 @@ private:
             if (!iequals(expect->value(), "100-continue"))
                 co_return co_await refuse_with(417, "Expectation Failed", "unsupported Expect header", parser);
             http::response<http::empty_body> cont{http::status::continue_, head.version()};
-            lowest().expires_after(ctx_.options.write_timeout);
+            deadline_.expires_after(ctx_.options.write_timeout);
             auto [cec, cn] = co_await http::async_write(stream_, cont, net::as_tuple(net::use_awaitable));
-            if (cec) co_return false;
+            if (finished(cec)) co_return false;
         }
 
         if (!parser.is_done()) {
-            lowest().expires_after(ctx_.options.body_timeout);
+            deadline_.expires_after(ctx_.options.body_timeout);
             auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, net::as_tuple(net::use_awaitable));
+            bec = finished(bec);
             if (bec) co_return co_await refuse(bec, parser, "read_body");
         }
-        lowest().expires_never();
 
         auto id_header = parser.get()["x-request-id"];
         std::string id = acceptable_request_id(id_header) ? std::string(id_header) : new_request_id();
@@ -189,30 +201,25 @@ private:
             ~in_flight_count() { --n; }
         } counted{ctx_.in_flight};
         bool gone = false, threw = false;
+        watch_for_hangup();
         try {
-            // The handler runs beside a watch on the socket: a client that hangs up cancels it,
-            // and that cancellation reaches whatever upstream call it is waiting on. (Not `||`:
-            // that waits for one to succeed, and a handler that throws would wait on the watch.)
-            auto exec = co_await net::this_coro::executor;
-            auto [order, handler_failure, watch_failure] =
-                co_await net::experimental::make_parallel_group(
-                    net::co_spawn(exec, invoke(ex), net::deferred),
-                    net::co_spawn(exec, watch_for_hangup(), net::deferred))
-                    .async_wait(net::experimental::wait_for_one(), net::use_awaitable);
-            if (order[0] == 1 && !watch_failure) {
-                gone = true;
-                log::info("client_gone", {{"request_id", ex.request_id()}, {"path", ex.path()}});
-            } else if (handler_failure) {
-                std::rethrow_exception(handler_failure);
-            }
+            co_await ctx_.handler(ex);
         } catch (const boost::system::system_error& e) {
             threw = true;
-            gone = e.code() == net::error::operation_aborted; // cancelled by the drain deadline
-            if (!gone) log::error("handler_failed", {{"request_id", ex.request_id()}, {"error", e.what()}});
+            gone = e.code() == net::error::operation_aborted; // cancelled by a hang-up or the drain deadline
+            if (!gone && !hung_up_) log::error("handler_failed", {{"request_id", ex.request_id()}, {"error", e.what()}});
         } catch (const std::exception& e) {
             threw = true;
-            log::error("handler_failed", {{"request_id", ex.request_id()}, {"error", e.what()}});
+            if (!hung_up_) log::error("handler_failed", {{"request_id", ex.request_id()}, {"error", e.what()}});
         }
+        ++watch_generation_; // the watch still pending, if any, now belongs to no request
+        if (hung_up_) {
+            gone = true;
+            log::info("client_gone", {{"request_id", ex.request_id()}, {"path", ex.path()}});
+        }
+        // The cancellation (a hang-up, the drain deadline) was for the handler: closing the
+        // connection must not throw on its first co_await.
+        if (gone) co_await net::this_coro::reset_cancellation_state();
         if (gone || (threw && ex.responded())) {
             ex.close_after_response(); // the body may be incomplete: only a close tells the client
         } else if (!ex.responded() && !ex.failed()) {
@@ -224,25 +231,25 @@ private:
         log_request(ex);
     }
 
-    net::awaitable<void> invoke(exchange& ex) { co_await ctx_.handler(ex); }
-
-    /// Completes only when the peer has closed or reset the connection. Pipelined bytes are left
-    /// in the socket for the next request.
-    net::awaitable<void> watch_for_hangup() {
-        auto& sock = lowest().socket();
-        auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
-        if (!ec) {
-            char probe;
-            error_code pec;
-            auto n = sock.receive(net::buffer(&probe, 1), tcp::socket::message_peek, pec);
-            if (pec || n == 0) co_return; // EOF or reset: the client is gone
-        } else if (ec != net::error::operation_aborted) {
-            co_return;
-        }
-        // Data is waiting (a pipelined request) or we were cancelled: never report a hang-up.
-        net::steady_timer forever(sock.get_executor(), net::steady_timer::time_point::max());
-        co_await forever.async_wait(net::as_tuple(net::use_awaitable));
-        throw boost::system::system_error(net::error::operation_aborted); // cancelled: never a hang-up
+    /// While the handler runs, a client that hangs up cancels it, and that cancellation reaches
+    /// whatever upstream call it is waiting on. A completion handler on the socket, not a second
+    /// coroutine: no frame, no parallel group, no exception per request. Pipelined bytes are left
+    /// in the socket for the next request; a wait that outlives its request is ignored when it
+    /// completes (the next read on the socket completes it, at no cost until then).
+    void watch_for_hangup() {
+        hung_up_ = false;
+        lowest().socket().async_wait(
+            tcp::socket::wait_read,
+            [this, self = shared_from_this(), generation = ++watch_generation_](const error_code& ec) {
+                if (ec || generation != watch_generation_) return;
+                char probe;
+                error_code pec;
+                auto n = lowest().socket().receive(net::buffer(&probe, 1), tcp::socket::message_peek, pec);
+                if (!pec && n > 0) return; // a pipelined request: never a hang-up
+                if (pec == net::error::would_block || pec == net::error::try_again) return;
+                hung_up_ = true;
+                stop_.emit(net::cancellation_type::terminal);
+            });
     }
 
     /// A request we cannot serve: answer with the right status, then close.
@@ -261,7 +268,7 @@ private:
                                                std::to_string(ctx_.options.header_limit) + " bytes",
                                            parser, core::error_kind::request_too_large);
         if (ec == beast::error::timeout) {
-            // The stream has closed the socket on its timeout, as nginx does: nothing more to send.
+            // The deadline has closed the socket, as nginx does: nothing more to send.
             log::info("request_timeout", {{"remote", remote_string()}, {"phase", op}});
             co_return false;
         }
@@ -299,8 +306,9 @@ private:
 
     net::awaitable<void> shutdown() {
         if constexpr (is_tls) {
-            lowest().expires_after(std::chrono::seconds(2));
+            deadline_.expires_after(std::chrono::seconds(2));
             co_await stream_.async_shutdown(net::as_tuple(net::use_awaitable));
+            deadline_.expires_never();
         }
         close();
     }
@@ -313,9 +321,13 @@ private:
 
     Stream stream_;
     tcp::endpoint remote_;
+    std::string remote_text_;
     session_context ctx_;
+    socket_deadline deadline_; // every phase's time limit; Beast's per-operation timers are never set
     beast::flat_buffer buffer_;
     net::cancellation_signal stop_;
+    std::uint64_t watch_generation_ = 0;
+    bool hung_up_ = false;
     bool idle_ = false;
     bool draining_ = false;
 };

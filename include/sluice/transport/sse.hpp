@@ -28,6 +28,10 @@ public:
     /// Events held for a slow reader before the producer is paused.
     static constexpr std::size_t queue_limit = 64;
     static_assert(queue_limit >= 1);
+    /// Events already queued go out together, up to this many bytes per chunk: one write (one
+    /// syscall) for what one upstream read brought, instead of one per event.
+    static constexpr std::size_t coalesce_bytes = 16 * 1024;
+    static_assert(coalesce_bytes >= 1024);
 
     explicit sse_stream(exchange& ex, net::any_io_executor exec)
         : exchange_(ex), data_ready_(exec), space_ready_(exec) {
@@ -73,6 +77,10 @@ public:
             }
             std::string frame = std::move(queue_.front());
             queue_.pop_front();
+            while (!queue_.empty() && frame.size() + queue_.front().size() <= coalesce_bytes) {
+                frame += queue_.front();
+                queue_.pop_front();
+            }
             space_ready_.cancel();
             bool ok = co_await write(frame);
             if (!ok) break;
