@@ -32,6 +32,10 @@ const pct = ['p50', 'p90', 'p99'];
 
 // ---------------------------------------------------------------- the numbers
 const results = { run, scenarios: {}, throughput: {}, memory, callgrind, wrk_check: wrk, targets: [] };
+if (callgrind?.bare)
+  results.policy_stack = { instructions_per_request_full: callgrind.instructions_per_request,
+    instructions_per_request_bare: callgrind.bare.instructions_per_request,
+    added: callgrind.instructions_per_request - callgrind.bare.instructions_per_request };
 for (const sc of scenarios) {
   const direct = find(sc, 'direct');
   results.scenarios[sc] = {};
@@ -161,6 +165,15 @@ if (callgrind) {
     `${callgrind.instructions_per_request.toLocaleString('en-US')} instructions per request: ${callgrind.ok} requests ` +
     `(${callgrind.requests_plain} non-streaming + ${callgrind.requests_stream} streamed of ${callgrind.stream_chunks} chunks), ` +
     `${callgrind.instructions.toLocaleString('en-US')} in all, start-up and warm-up excluded.`, '');
+  const bare = callgrind.bare;
+  if (bare) {
+    const cost = callgrind.instructions_per_request - bare.instructions_per_request;
+    md.push('### What the policy stack costs', '',
+      `The same mix through the bare gateway (\`auth: none\`, no limits, metering or metrics): ` +
+      `${bare.instructions_per_request.toLocaleString('en-US')} instructions per request. The stack (key lookup, ` +
+      `GCRA admission and settlement, the usage event to the spool, metrics) adds ${cost.toLocaleString('en-US')} ` +
+      `per request (${f(100 * cost / bare.instructions_per_request, 1)}% of the bare gateway).`, '');
+  }
 }
 if (wrk) {
   md.push('## The load generator, cross-checked', '',

@@ -75,9 +75,12 @@ inline std::string to_hex(const unsigned char* p, std::size_t n) {
 /// Lower-case hex SHA-256. A plain hash suffices: secrets carry 256 random bits, so there is
 /// nothing for a slow password hash to protect, and lookups stay cheap on every request.
 inline std::string sha256_hex(std::string_view data) {
+    // Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up on every digest, which
+    // cost more than hashing a key.
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1)
+    if (EVP_Digest(data.data(), data.size(), md.data(), &len, sha256 ? sha256 : EVP_sha256(), nullptr) != 1)
         throw std::runtime_error("EVP_Digest(sha256) failed");
     return to_hex(md.data(), len);
 }

@@ -22,6 +22,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -48,11 +49,20 @@ inline std::string_view header(const transport::http_request& req, std::string_v
 /// reset as OpenAI writes it ("1s", "6m0s" would be theirs; seconds with a unit is what the
 /// SDKs and most clients parse).
 inline void add_window_headers(transport::exchange& ex, std::string_view what, const limits::window& w) {
-    ex.add_header("x-ratelimit-limit-" + std::string(what), std::to_string(w.limit));
-    ex.add_header("x-ratelimit-remaining-" + std::string(what), std::to_string(w.remaining));
+    std::string name;
+    name.reserve(32);
+    auto header = [&](std::string_view kind, std::string value) {
+        name.assign("x-ratelimit-").append(kind).append("-").append(what);
+        ex.add_header(name, std::move(value));
+    };
+    header("limit", std::to_string(w.limit));
+    header("remaining", std::to_string(w.remaining));
+    // Seconds with a unit, to the millisecond ("0.1s", "6s"): what the SDKs parse.
     char reset[32];
-    std::snprintf(reset, sizeof reset, "%.3gs", w.reset_seconds < 0 ? 0.0 : w.reset_seconds);
-    ex.add_header("x-ratelimit-reset-" + std::string(what), reset);
+    const double seconds = w.reset_seconds < 0 ? 0.0 : std::round(w.reset_seconds * 1000) / 1000;
+    auto [end, ec] = std::to_chars(reset, reset + sizeof reset - 1, seconds);
+    *end++ = 's';
+    header("reset", std::string(reset, end));
 }
 
 } // namespace policy_detail

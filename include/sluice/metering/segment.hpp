@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -75,31 +76,38 @@ public:
     /// The bytes [pos, pos + n), fewer where the file ends first; 0 or an errno. The view lives
     /// until the next call.
     int view(std::uint64_t pos, std::size_t n, std::string_view& out) {
-        if (pos < start_ || pos + n > start_ + buf_.size()) {
-            buf_.resize(std::max(n, chunk_bytes));
+        if (pos < start_ || pos + n > start_ + size_) {
+            // An uninitialised buffer: the delivery thread refills it for every batch of new
+            // records, and zeroing a megabyte each time cost more than the rest of a request.
+            const std::size_t want = std::max(n, chunk_bytes);
+            if (want > capacity_) {
+                buf_.reset(new char[want]);
+                capacity_ = want;
+            }
             std::size_t got = 0;
-            while (got < buf_.size()) {
-                ssize_t r = ::pread(fd_, buf_.data() + got, buf_.size() - got, off_t(pos + got));
+            while (got < want) {
+                ssize_t r = ::pread(fd_, buf_.get() + got, want - got, off_t(pos + got));
                 if (r < 0 && errno == EINTR) continue;
                 if (r < 0) {
-                    int err = errno;
-                    buf_.clear();
-                    return err;
+                    size_ = 0;
+                    return errno;
                 }
                 if (r == 0) break;
                 got += std::size_t(r);
             }
-            buf_.resize(got);
+            size_ = got;
             start_ = pos;
         }
         const std::size_t skip = std::size_t(pos - start_);
-        out = std::string_view(buf_.data() + skip, std::min(n, buf_.size() - skip));
+        out = std::string_view(buf_.get() + skip, std::min(n, size_ - skip));
         return 0;
     }
 
 private:
     int fd_;
-    std::string buf_;
+    std::unique_ptr<char[]> buf_;
+    std::size_t capacity_ = 0;
+    std::size_t size_ = 0;
     std::uint64_t start_ = 0;
 };
 
