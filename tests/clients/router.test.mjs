@@ -33,6 +33,7 @@ routers:
       - name: billing
         description: invoices, payments, refunds and charges on a card
         examples: ["Why was I charged twice?", "Can I get a refund for my invoice?"]
+        metadata: { desk: billing }
         models: [broken-model, small-model]
         policy: manual
       - name: code
@@ -81,6 +82,14 @@ test('a keyword rule picks its task, the cost policy its model, through the Anth
     .withResponse();
   assert.equal(response.headers.get('x-model-router-selected-route'), 'code');
   assert.equal(data.model, 'big-model');
+});
+
+test('request metadata matching a task\'s metadata rule picks it, whatever the text says', async () => {
+  const { data, response } = await openai.chat.completions
+    .create({ model: 'router:support', metadata: { desk: 'billing' }, messages: [{ role: 'user', content: 'zebra giraffe savanna' }] })
+    .withResponse();
+  assert.equal(response.headers.get('x-model-router-selected-route'), 'billing');
+  assert.equal(data.model, 'small-model');
 });
 
 test('a request like no task goes to the fallback; an unknown router is a 404', async () => {

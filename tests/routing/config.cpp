@@ -163,7 +163,7 @@ TEST_CASE("a broken routers section is refused at its file, line and key", "[rou
     SECTION("a task with nothing to recognise it by") {
         auto e = error_of(task("{name: code, models: [coder-a], policy: cost}"));
         CHECK(e.key() == "routers[0].tasks[0]");
-        CHECK(e.message() == "a task needs a description, examples or keywords to be recognised in router 'support', task 'code'");
+        CHECK(e.message() == "a task needs a description, examples, keywords or metadata to be recognised in router 'support', task 'code'");
     }
     SECTION("duplicate task names") {
         auto e = error_of(head + "      - {name: code, description: x, models: [coder-a], policy: cost}\n"

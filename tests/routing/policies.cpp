@@ -448,3 +448,20 @@ TEST_CASE("statistics keep an EWMA of time to first token and latency, and count
     CHECK_FALSE(routing::counts_against_model(core::error_kind::invalid_request));
     CHECK_FALSE(routing::counts_against_model(core::error_kind::internal));
 }
+
+TEST_CASE("a metadata rule wins outright when every pair matches the request's metadata", "[routing][classifier]") {
+    auto r = support_router();
+    r.tasks[0].metadata = {{"desk", "billing"}, {"tier", "gold"}};
+    int calls = 0;
+    routing::classifier c(r, routing_test::bag_of_words_embedder(&calls));
+    const int after_start = calls;
+    const std::map<std::string, std::string> both{{"desk", "billing"}, {"tier", "gold"}, {"other", "x"}};
+    const std::map<std::string, std::string> one{{"desk", "billing"}};
+    // The text says code; the metadata says the first task.
+    auto chosen = c.classify("Here is the stack trace of my crash", &both);
+    CHECK(chosen.route == r.tasks[0].name);
+    CHECK(chosen.keyword);
+    CHECK(calls == after_start);
+    // One pair missing: the rule does not apply, and the text decides.
+    CHECK(c.classify("Here is the stack trace of my crash", &one).route == "code");
+}

@@ -36,6 +36,7 @@ struct task_config {
     std::vector<std::string> models;   // catalog ids, 1 to 3, in the order `manual` tries them
     std::string policy;                // a name in the gateway's policy set
     int line = 0;                      // the line of its name
+    std::map<std::string, std::string> metadata; // request metadata that chooses the task outright (all pairs)
 };
 
 /// How `optimal` trades quality against cost and latency (each term normalised to 0..1).
@@ -173,7 +174,7 @@ std::vector<router_config> read_routers(const node& n, ModelKnown model_known, c
 
         if (auto tasks = m.find("tasks"))
             for (const auto& t : tasks->items()) {
-                auto tm = t.as_mapping({"name", "description", "examples", "keywords", "models", "policy"});
+                auto tm = t.as_mapping({"name", "description", "examples", "keywords", "metadata", "models", "policy"});
                 task_config task;
                 auto task_name = tm.required("name");
                 task.name = d::read_name(task_name, "task");
@@ -188,8 +189,10 @@ std::vector<router_config> read_routers(const node& n, ModelKnown model_known, c
                 if (auto v = tm.find("description")) task.description = v->as_string();
                 if (auto v = tm.find("examples")) task.examples = d::read_strings(*v);
                 if (auto v = tm.find("keywords")) task.keywords = d::read_strings(*v);
-                if (task.description.empty() && task.examples.empty() && task.keywords.empty())
-                    t.fail("a task needs a description, examples or keywords to be recognised" + context);
+                if (auto v = tm.find("metadata"))
+                    for (auto& [key, value] : v->as_free_mapping()) task.metadata[key] = value.as_string();
+                if (task.description.empty() && task.examples.empty() && task.keywords.empty() && task.metadata.empty())
+                    t.fail("a task needs a description, examples, keywords or metadata to be recognised" + context);
                 task.models = d::read_models(tm.required("models"), model_known, max_models_per_task, context);
                 auto policy = tm.required("policy");
                 task.policy = policy.as_nonempty_string();

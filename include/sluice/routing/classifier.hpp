@@ -19,6 +19,7 @@
 #include <functional>
 #include <span>
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -91,6 +92,7 @@ public:
             e.name = t.name;
             for (const auto& k : t.keywords)
                 if (!k.empty()) e.keywords.push_back(ascii_lower(k));
+            e.metadata = t.metadata;
             tasks_.push_back(std::move(e));
             if (!t.description.empty()) texts.push_back(t.description), owner.push_back(tasks_.size() - 1);
             for (const auto& x : t.examples)
@@ -116,9 +118,20 @@ public:
         }
     }
 
-    /// text: the request's routing_text (system text and the latest user text).
-    classification classify(std::string_view text) const {
+    /// text: the request's routing_text (system text and the latest user text); metadata: the
+    /// request's metadata, where a task's metadata rule (every pair equal) chooses it outright.
+    classification classify(std::string_view text, const std::map<std::string, std::string>* metadata = nullptr) const {
         classification out{std::string(fallback_route), 0.0, {}, false};
+        if (metadata && !metadata->empty())
+            for (const auto& t : tasks_) {
+                if (t.metadata.empty()) continue;
+                bool all = true;
+                for (const auto& [k, v] : t.metadata) {
+                    auto it = metadata->find(k);
+                    all = all && it != metadata->end() && it->second == v;
+                }
+                if (all) return {t.name, 1.0, t.name, true};
+            }
         if (tasks_.empty() || text.empty()) return out;
         const auto lower = ascii_lower(text);
         for (const auto& t : tasks_)
@@ -156,6 +169,7 @@ private:
     struct task_entry {
         std::string name;
         std::vector<std::string> keywords; // lower-case
+        std::map<std::string, std::string> metadata;
         std::vector<std::vector<float>> vectors;
     };
 

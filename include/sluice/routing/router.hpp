@@ -26,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -109,12 +110,14 @@ public:
     route_decision route(const core::envelope& env) {
         const std::uint64_t output =
             env.sampling.max_output_tokens ? *env.sampling.max_output_tokens : default_expected_output_tokens;
-        return route(routing_text(env), api::estimate_input_tokens(env), output);
+        return route(routing_text(env), api::estimate_input_tokens(env), output, &env.metadata);
     }
 
-    /// text: routing_text of the request; the token counts price it for `cost` and `optimal`.
-    route_decision route(std::string_view text, std::uint64_t input_tokens, std::uint64_t output_tokens) {
-        auto c = classifier_.classify(text);
+    /// text: routing_text of the request; the token counts price it for `cost` and `optimal`;
+    /// metadata: the request's, for the tasks' metadata rules.
+    route_decision route(std::string_view text, std::uint64_t input_tokens, std::uint64_t output_tokens,
+                         const std::map<std::string, std::string>* metadata = nullptr) {
+        auto c = classifier_.classify(text, metadata);
         route_decision d;
         d.similarity = c.similarity;
         d.keyword = c.keyword;
