@@ -9,11 +9,10 @@
 ///   C::simulated     -> bool constant: time is driven by the program (tests), so a shared store
 ///                       must use this time rather than its own (Redis TIME)
 
-#include <atomic>
+#include <sluice/core/clock.hpp>
+
 #include <chrono>
 #include <concepts>
-#include <cstdint>
-#include <memory>
 
 namespace sluice::limits {
 
@@ -31,29 +30,14 @@ struct system_clock {
     time_point now() const noexcept { return std::chrono::system_clock::now(); }
 };
 
-/// A clock that moves only when told to. Copies share one time, so two policies (two simulated
-/// gateway replicas) can run on the same clock.
-class manual_clock {
+/// A clock that moves only when told to (core::manual_clock_of). Copies share one time, so two
+/// policies (two simulated gateway replicas) can run on the same clock.
+class manual_clock : public core::manual_clock_of<std::chrono::system_clock> {
 public:
     static constexpr bool simulated = true;
 
     /// Starts at `start` (by default 2030-01-15T12:00:00Z, mid-day and mid-month).
-    explicit manual_clock(time_point start = time_point(std::chrono::seconds(1894708800)))
-        : us_(std::make_shared<std::atomic<std::int64_t>>(
-              std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count())) {}
-
-    time_point now() const noexcept {
-        return time_point(std::chrono::duration_cast<time_point::duration>(std::chrono::microseconds(us_->load())));
-    }
-
-    void advance(std::chrono::microseconds d) noexcept { us_->fetch_add(d.count()); }
-
-    void set(time_point t) noexcept {
-        us_->store(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
-    }
-
-private:
-    std::shared_ptr<std::atomic<std::int64_t>> us_;
+    explicit manual_clock(time_point start = time_point(std::chrono::seconds(1894708800))) : manual_clock_of(start) {}
 };
 
 static_assert(clock_policy<system_clock> && clock_policy<manual_clock>);

@@ -7,11 +7,10 @@
 /// \concept clock_policy
 ///   c.now()    -> routing::time_point (std::chrono::steady_clock)
 
-#include <atomic>
+#include <sluice/core/clock.hpp>
+
 #include <chrono>
 #include <concepts>
-#include <cstdint>
-#include <memory>
 
 namespace sluice::routing {
 
@@ -29,19 +28,7 @@ struct steady_clock {
 
 /// A clock that moves only when told to, so a test drives hours of traffic in milliseconds.
 /// Copies share one time: a router and the test that owns it see the same instant.
-class manual_clock {
-public:
-    manual_clock() : us_(std::make_shared<std::atomic<std::int64_t>>(0)) {}
-
-    time_point now() const noexcept {
-        return time_point(std::chrono::duration_cast<time_point::duration>(std::chrono::microseconds(us_->load())));
-    }
-
-    void advance(std::chrono::microseconds d) noexcept { us_->fetch_add(d.count()); }
-
-private:
-    std::shared_ptr<std::atomic<std::int64_t>> us_;
-};
+using manual_clock = core::manual_clock_of<std::chrono::steady_clock>;
 
 static_assert(clock_policy<steady_clock> && clock_policy<manual_clock>);
 
