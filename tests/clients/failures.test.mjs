@@ -125,3 +125,30 @@ test('a request using what the catalog says a model lacks is a 400 naming the pa
   assert.equal(effort.status, 400);
   assert.equal((await effort.json()).error.param, 'reasoning_effort');
 });
+
+test('a malformed or mislabelled inline image is a 400 that says what is wrong, in each API', async () => {
+  const withImage = (url) => gw.fetch('/v1/chat/completions', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-mock', messages: [{ role: 'user', content: [
+      { type: 'image_url', image_url: { url } }, { type: 'text', text: 'what is this?' }] }] }),
+  });
+  const bmp = await withImage('data:image/png;base64,Qk02AAAAAAAAADYAAAAoAAAA');
+  assert.equal(bmp.status, 400);
+  const b1 = await bmp.json();
+  assert.equal(b1.error.code, 'invalid_image');
+  assert.match(b1.error.message, /not a PNG, JPEG, WEBP or GIF image/);
+  const garbage = await withImage('data:image/png;base64,@@@@');
+  assert.equal(garbage.status, 400);
+  assert.match((await garbage.json()).error.message, /not valid base64/);
+  const mislabelled = await gw.fetch('/v1/messages', {
+    method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-mock', max_tokens: 64, messages: [{ role: 'user', content: [
+      { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: 'iVBORw0KGgo=' } },
+      { type: 'text', text: 'what is this?' }] }] }),
+  });
+  assert.equal(mislabelled.status, 400);
+  const body = await mislabelled.json();
+  assert.equal(body.type, 'error');
+  assert.equal(body.error.type, 'invalid_request_error');
+  assert.match(body.error.message, /image\/png, but its media type says image\/jpeg/);
+});
