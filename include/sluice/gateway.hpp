@@ -353,17 +353,13 @@ private:
             return core::result<exec::route_plan>(exec::route_plan{std::move(d.route), std::move(d.candidates)});
         };
         routing_.report = [this](const core::model_entry& m, const exec::attempt_outcome& o) {
-            using namespace std::chrono;
-            auto& h = routers_->health();
-            const auto now = steady_clock::now();
+            using std::chrono::duration_cast, std::chrono::microseconds;
+            routing::outcome out = routing::failure{o.failure.value_or(core::error_kind::upstream)};
             if (!o.failure) {
-                auto t = duration_cast<microseconds>(o.ttft.value_or(duration<double>{}));
-                h.stats.record_success(m.id, t, t, now);
-                h.breakers.on_success(m.id, now);
-            } else if (routing::counts_against_model(*o.failure)) {
-                h.stats.record_failure(m.id, *o.failure, now);
-                h.breakers.on_failure(m.id, now);
+                auto t = duration_cast<microseconds>(o.ttft.value_or(std::chrono::duration<double>{}));
+                out = routing::success{t, t};
             }
+            routers_->health().report(m, out, std::chrono::steady_clock::now());
         };
     }
 

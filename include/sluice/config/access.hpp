@@ -5,12 +5,11 @@
 // caps), limits (where the counters live), metering (where usage events go) and metrics.
 // load.hpp calls these readers; docs/config.md and docs/access.md describe every key.
 
+#include <sluice/auth/cidr.hpp>
 #include <sluice/config/listen.hpp>
 #include <sluice/config/node.hpp>
 #include <sluice/limits/quota.hpp>
 
-#include <boost/asio/ip/network_v4.hpp>
-#include <boost/asio/ip/network_v6.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -90,20 +89,8 @@ inline std::string read_sha256(const node& n) {
 /// "10.0.0.0/8", "2001:db8::/32" or a bare address; checked here so --check finds a typo.
 inline std::string read_cidr(const node& n) {
     auto s = n.as_nonempty_string();
-    boost::system::error_code ec;
-    auto slash = s.find('/');
-    if (s.find(':') != std::string::npos) {
-        if (slash == std::string::npos)
-            (void)boost::asio::ip::make_address_v6(s, ec);
-        else
-            (void)boost::asio::ip::make_network_v6(s, ec);
-    } else {
-        if (slash == std::string::npos)
-            (void)boost::asio::ip::make_address_v4(s, ec);
-        else
-            (void)boost::asio::ip::make_network_v4(s, ec);
-    }
-    if (ec) n.fail("expected an address or CIDR like 10.0.0.0/8 or 2001:db8::/32, got '" + s + "'");
+    if (!auth::cidr::parse(s))
+        n.fail("expected an address or CIDR like 10.0.0.0/8 or 2001:db8::/32, got '" + s + "'");
     return s;
 }
 

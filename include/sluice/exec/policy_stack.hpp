@@ -128,17 +128,10 @@ public:
 
     /// A failed attempt before failover: its reservation is settled at nothing used.
     void release(state& st) noexcept {
-        if (!st.held) return;
         try {
-            transport::net::co_spawn(
-                executor_,
-                [this, held = std::move(*st.held)]() -> transport::net::awaitable<void> {
-                    co_await limits_.settle(held, 0, 0.0);
-                },
-                transport::net::detached);
+            settle(st, 0, 0.0);
         } catch (...) {
         }
-        st.held.reset();
     }
 
     void finish(const transport::exchange& ex, state& st, const completion& c) noexcept {
@@ -150,6 +143,19 @@ public:
     }
 
 private:
+    /// Settles what admit held, off the response path: the client has its answer (or the next
+    /// candidate's), and the counters catch up. The coroutine owns the reservation.
+    void settle(state& st, std::uint64_t tokens, double cost) {
+        if (!st.held) return;
+        transport::net::co_spawn(
+            executor_,
+            [this, held = std::move(*st.held), tokens, cost]() -> transport::net::awaitable<void> {
+                co_await limits_.settle(held, tokens, cost);
+            },
+            transport::net::detached);
+        st.held.reset();
+    }
+
     void account(const transport::exchange& ex, state& st, const completion& c) {
         using seconds = std::chrono::duration<double>;
         const auto now = std::chrono::steady_clock::now();
@@ -164,17 +170,7 @@ private:
             if (c.outcome == "upstream_error" || c.outcome == "stream_error")
                 metrics_.upstream_error(c.provider, c.error.value_or(core::error_kind::upstream));
         }
-        if (st.held) {
-            // Off the response path: the client has its answer; the counters catch up.
-            const std::uint64_t used = c.used.input + c.used.cache_read + c.used.cache_write + c.used.output;
-            transport::net::co_spawn(
-                executor_,
-                [this, held = std::move(*st.held), used, cost]() -> transport::net::awaitable<void> {
-                    co_await limits_.settle(held, used, cost);
-                },
-                transport::net::detached);
-            st.held.reset();
-        }
+        settle(st, c.used.input + c.used.cache_read + c.used.cache_write + c.used.output, cost);
         if (record_ && !c.provider.empty()) {
             metering::usage_event e;
             metering::set_usage(e, c.used, c.model->price);

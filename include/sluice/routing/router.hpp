@@ -68,6 +68,18 @@ struct model_health {
 
     stats_table stats;
     breaker_set breakers;
+
+    /// One attempt's outcome into the statistics and the breaker; failures count only when they
+    /// are the model's (counts_against_model), not the request's.
+    void report(const core::model_entry& m, const outcome& o, time_point now) {
+        if (const auto* s = std::get_if<success>(&o)) {
+            stats.record_success(m.id, s->ttft, s->latency, now);
+            breakers.on_success(m.id, now);
+        } else if (const auto* f = std::get_if<failure>(&o); f && counts_against_model(f->kind)) {
+            stats.record_failure(m.id, f->kind, now);
+            breakers.on_failure(m.id, now);
+        }
+    }
 };
 
 template <class Policies = default_policies, clock_policy Clock = steady_clock>
@@ -152,16 +164,7 @@ public:
 
     /// The outcome of one attempt on m. A failure of a kind that does not count_against_model
     /// (a bad request, a refused key) changes nothing.
-    void report(const core::model_entry& m, const outcome& o) {
-        const auto now = clock_.now();
-        if (const auto* s = std::get_if<success>(&o)) {
-            health_->stats.record_success(m.id, s->ttft, s->latency, now);
-            health_->breakers.on_success(m.id, now);
-        } else if (const auto* f = std::get_if<failure>(&o); f && counts_against_model(f->kind)) {
-            health_->stats.record_failure(m.id, f->kind, now);
-            health_->breakers.on_failure(m.id, now);
-        }
-    }
+    void report(const core::model_entry& m, const outcome& o) { health_->report(m, o, clock_.now()); }
 
 private:
     struct task_plan {
