@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <string>
 
-#define SLUICE_PLUGIN_ABI_MAJOR 1
+#define SLUICE_PLUGIN_ABI_MAJOR 2
 #define SLUICE_PLUGIN_ABI_MINOR 0
 
 extern "C" {

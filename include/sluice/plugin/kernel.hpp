@@ -7,7 +7,9 @@
 //   class my_kernel final : public sluice::plugin::kernel { ... };
 //   SLUICE_KERNEL_PLUGIN(my_kernel, "my", "1.0.0")   // exports sluice_my.so's entry points
 //
-// First version: the lm kernel work will refine it (batch hints, token counting, embeddings).
+// Three kinds of work cross this interface: text generation (submit, canonical events), embeddings
+// (embed, one synchronous call) and speech (speak, encoded audio bytes as they are made). A kernel
+// serves what describe().endpoints says; the others answer with the base class's `unsupported`.
 
 #include <sluice/core/endpoint.hpp>
 #include <sluice/core/envelope.hpp>
@@ -23,8 +25,11 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sluice::plugin {
 
@@ -53,6 +58,40 @@ struct kernel_load {
 
 using request_id = std::uint64_t;
 
+/// POST /v1/embeddings, already checked by the gateway: exactly one of `texts` and `tokens` is
+/// non-empty, and no input is empty.
+struct embedding_request {
+    std::vector<std::string> texts;
+    std::vector<std::vector<std::int64_t>> tokens; // token-id arrays, as OpenAI's API allows
+    std::uint32_t dimensions = 0;                  // 0: the model's own
+};
+
+struct embedding_result {
+    std::vector<std::vector<float>> vectors; // one per input, in order, L2-normalised
+    std::uint64_t input_tokens = 0;          // what usage reports and metering prices
+};
+
+/// POST /v1/audio/speech, already checked by the gateway (voice, format and speed in range).
+struct speech_request {
+    std::string input;
+    std::string voice = "alloy";  // an OpenAI voice name; the kernel maps it to its own voices
+    double speed = 1.0;           // 0.25 .. 4.0
+    std::string format = "mp3";   // wav, pcm, mp3, opus, flac
+    std::string instructions;     // style hints; a kernel may ignore them
+};
+
+/// One piece of a speech answer. The pieces concatenated are the whole file in `format`; the last
+/// piece has `last` set (and `error` when synthesis failed part-way: the bytes so far are cut).
+struct speech_chunk {
+    std::string bytes;
+    bool last = false;
+    std::optional<core::error> error;
+    std::uint64_t input_characters = 0; // set on the last piece: what was synthesised
+};
+
+/// Receives one speech request's chunks, on a kernel thread. Like event_sink: cheap, never throws.
+using speech_sink = std::function<void(speech_chunk&&)>;
+
 /// Receives one request's events, on a kernel thread. It must be cheap and must not throw
 /// (the host wraps the sinks it hands over, so a throw stays on the host's side).
 /// The last call carries message_stop or an error; after it the kernel drops the sink.
@@ -73,6 +112,18 @@ public:
     /// gets `reason` as the last event. False when the id is unknown or the request is done.
     virtual bool cancel(request_id id, core::error reason) = 0;
     virtual kernel_load current_load() const = 0;
+
+    /// Embeds every input; a kernel without the embeddings endpoint answers `unsupported`.
+    virtual result<embedding_result> embed(const embedding_request&) { return unsupported("embeddings"); }
+    /// Starts synthesising `request`; chunks go to `sink`, the last one marked. cancel() stops it
+    /// (the sink then gets a last chunk carrying the reason). Refuses at once without calling the sink.
+    virtual result<request_id> speak(speech_request, speech_sink) { return unsupported("speech"); }
+
+protected:
+    static core::error unsupported(std::string_view what) {
+        return core::error{core::error_kind::invalid_request,
+                           "this model does not serve " + std::string(what), "model", "unsupported_endpoint"};
+    }
 };
 
 /// The factory every kernel plugin exports as `sluice_create_kernel`: an empty kernel, to load.
@@ -129,6 +180,20 @@ public:
             return impl_.current_load();
         } catch (...) {
             return {};
+        }
+    }
+    result<embedding_result> embed(const embedding_request& request) override {
+        try {
+            return impl_.embed(request);
+        } catch (...) {
+            return kernel_thrown_error("embed");
+        }
+    }
+    result<request_id> speak(speech_request request, speech_sink sink) override {
+        try {
+            return impl_.speak(std::move(request), std::move(sink));
+        } catch (...) {
+            return kernel_thrown_error("speak");
         }
     }
 

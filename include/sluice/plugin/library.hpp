@@ -97,6 +97,9 @@ public:
     core::error map_error(unsigned status, std::string_view body) const override {
         return impl_->map_error(status, body);
     }
+    result<upstream_request> build_passthrough(core::endpoint kind, upstream_request request) const override {
+        return impl_->build_passthrough(kind, std::move(request));
+    }
 
 private:
     shared_library_ptr lib_;
@@ -125,6 +128,19 @@ public:
     }
     bool cancel(request_id id, core::error reason) override { return impl_->cancel(id, std::move(reason)); }
     kernel_load current_load() const override { return impl_->current_load(); }
+    result<embedding_result> embed(const embedding_request& r) override { return impl_->embed(r); }
+    result<request_id> speak(speech_request request, speech_sink sink) override {
+        speech_sink guarded = [sink = std::move(sink)](speech_chunk&& c) noexcept {
+            try {
+                sink(std::move(c));
+            } catch (const std::exception& x) {
+                log::error("kernel_sink_threw", {{"what", x.what()}});
+            } catch (...) {
+                log::error("kernel_sink_threw", {{"what", "unknown exception"}});
+            }
+        };
+        return impl_->speak(std::move(request), std::move(guarded));
+    }
 
 private:
     shared_library_ptr lib_;

@@ -88,6 +88,17 @@ public:
     virtual result<std::unique_ptr<stream_decoder>> make_stream_decoder(const core::envelope& request) const = 0;
     /// A non-2xx answer -> the canonical error (429 -> rate_limit, 5xx -> upstream, ...).
     virtual core::error map_error(unsigned status, std::string_view body) const = 0;
+    /// The endpoints that are not text generation (embeddings, images, speech, video jobs) pass
+    /// through in OpenAI's shape: the gateway fills `request` with the OpenAI method, path
+    /// ("/embeddings", "/videos/ID") and body (model already the upstream's id); the plugin adds its
+    /// credentials and whatever its dialect changes. A provider that cannot serve `kind` says so
+    /// (the default).
+    virtual result<upstream_request> build_passthrough(core::endpoint kind, upstream_request request) const {
+        (void)request;
+        return core::error{core::error_kind::invalid_request,
+                           "provider " + describe().name + " does not serve " + std::string(core::to_string(kind)),
+                           "model", "unsupported_endpoint"};
+    }
 };
 
 /// The factory every provider plugin exports as `sluice_create_provider`. It never throws:
@@ -173,6 +184,13 @@ public:
             return impl_.map_error(status, body);
         } catch (...) {
             return thrown_error(info_.name, "map_error");
+        }
+    }
+    result<upstream_request> build_passthrough(core::endpoint kind, upstream_request request) const override {
+        try {
+            return impl_.build_passthrough(kind, std::move(request));
+        } catch (...) {
+            return thrown_error(info_.name, "build_passthrough");
         }
     }
 

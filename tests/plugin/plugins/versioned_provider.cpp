@@ -3,10 +3,12 @@
 
 #include <sluice/plugin/provider.hpp>
 
+constexpr unsigned host_major = SLUICE_PLUGIN_ABI_MAJOR;
+constexpr unsigned host_minor = SLUICE_PLUGIN_ABI_MINOR;
 #undef SLUICE_PLUGIN_ABI_MAJOR
 #undef SLUICE_PLUGIN_ABI_MINOR
-#define SLUICE_PLUGIN_ABI_MAJOR (1 + ABI_MAJOR_STEP)
-#define SLUICE_PLUGIN_ABI_MINOR (0 + ABI_MINOR_STEP)
+#define SLUICE_PLUGIN_ABI_MAJOR (host_major + ABI_MAJOR_STEP)
+#define SLUICE_PLUGIN_ABI_MINOR (host_minor + ABI_MINOR_STEP)
 
 namespace {
 
