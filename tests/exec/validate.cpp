@@ -96,3 +96,14 @@ TEST_CASE("images by URL are left to the provider", "[exec][images]") {
     auto r = exec::validate_against(env, vision_model(), params);
     CHECK(r.has_value());
 }
+
+TEST_CASE("an image URL that is not https is a 400 that says so", "[exec][images]") {
+    for (const char* url : {"http://example.com/cat.png", "ftp://example.com/cat.png", "file:///etc/passwd", "cat.png"}) {
+        auto env = with_image("", "");
+        std::get<core::image_part>(env.messages[0].content[0]).url = url;
+        auto r = exec::validate_against(env, vision_model(), params);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().kind == core::error_kind::invalid_request);
+        CHECK_THAT(r.error().message, Catch::Contains("https://") && Catch::Contains(url));
+    }
+}

@@ -9,6 +9,7 @@
 #include <sluice/core/envelope.hpp>
 #include <sluice/core/result.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -100,8 +101,13 @@ inline std::optional<std::string> inline_image_problem(const core::image_part& i
 /// Every inline image of the request, each checked; the first problem is the answer.
 inline std::optional<std::string> images_problem(const core::envelope& env, std::size_t max_bytes) {
     auto check = [&](const auto& part) -> std::optional<std::string> {
-        if (const auto* img = std::get_if<core::image_part>(&part); img && img->is_inline())
-            return inline_image_problem(*img, max_bytes);
+        const auto* img = std::get_if<core::image_part>(&part);
+        if (!img) return std::nullopt;
+        if (img->is_inline()) return inline_image_problem(*img, max_bytes);
+        // The provider fetches a URL image itself: only a public https address is worth sending.
+        if (!std::string_view(img->url).starts_with("https://"))
+            return "an image URL must be an https:// URL or a base64 data: URL, not '" +
+                   img->url.substr(0, std::min<std::size_t>(img->url.size(), 64)) + "'";
         return std::nullopt;
     };
     for (const auto& msg : env.messages)
