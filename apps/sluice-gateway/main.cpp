@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
 #ifdef SLUICE_BUILD_PLUGIN_DIR
         options.build_plugin_dir = SLUICE_BUILD_PLUGIN_DIR;
 #endif
+#ifdef SLUICE_SOURCE_MODEL_DIR
+        options.source_model_dir = SLUICE_SOURCE_MODEL_DIR;
+#endif
         options.check_only = cl.check;
 #ifdef SLUICE_HAVE_EMBED
         options.embed = sluice::routing::row_major_embedder(

@@ -4,7 +4,9 @@
 // answers themselves are built by the Beast-free headers beside it.
 
 #include "anthropic_shape.hpp"
+#include "media.hpp"
 #include "openai_shape.hpp"
+#include "videos.hpp"
 
 #include <sluice/core/command_line.hpp>
 #include <sluice/config/listen.hpp>
@@ -276,6 +278,8 @@ int main(int argc, char** argv) {
         routes.add(http::verb::post, "/v1/messages/count_tokens", serve_count_tokens);
         routes.add(http::verb::get, "/v1/models", serve_models);
         routes.add(http::verb::get, "/health", serve_health);
+        mock::media::add_routes(routes); // embeddings, images, speech
+        mock::videos::add_routes(routes); // the videos API: async jobs
 
         transport::server_options so;
         so.host = cl.listen.host;

@@ -1,17 +1,21 @@
 #ifndef SLUICE_GATEWAY_HPP
 #define SLUICE_GATEWAY_HPP
 
-// The gateway: a configuration, the providers its plugins supply, the catalog of models, the
-// policies every request passes (auth, limits), metering and metrics, and the HTTP server that
-// serves them. The reference app is sluice::gateway and a command line; a custom gateway names
-// its own policy types: basic_gateway<my_auth, my_limits>.
+// The gateway: a configuration, the providers its plugins supply, the kernels that run models in
+// process (the `local` backend), the catalog of models, the policies every request passes (auth,
+// limits), metering and metrics, and the HTTP server that serves them. The reference app is
+// sluice::gateway and a command line; a custom gateway names its own policy types:
+// basic_gateway<my_auth, my_limits>.
 
 #include <sluice/api/fronts.hpp>
 #include <sluice/config/config.hpp>
 #include <sluice/core/catalog.hpp>
 #include <sluice/core/log.hpp>
+#include <sluice/exec/backend.hpp>
 #include <sluice/exec/policy_stack.hpp>
 #include <sluice/exec/serve.hpp>
+#include <sluice/exec/serve_jobs.hpp>
+#include <sluice/exec/serve_media.hpp>
 #include <sluice/metering/pipeline.hpp>
 #include <sluice/observe/gateway_metrics.hpp>
 #include <sluice/plugin/host.hpp>
@@ -25,13 +29,18 @@
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace sluice {
 
@@ -44,8 +53,12 @@ public:
 /// What the embedding program knows that the config file does not.
 struct gateway_options {
     std::optional<std::filesystem::path> build_plugin_dir; // the build tree's plugins/, for uninstalled runs
+    // The source tree's models/, for uninstalled runs: the last place a relative kernel model path
+    // of a config without a folder (the embedded default) is looked for.
+    std::optional<std::filesystem::path> source_model_dir;
     // Load the plugins and build the catalog, then stop: no key store, spool or Redis client is
-    // opened, so `--check` writes nothing and needs no running Redis.
+    // opened, so `--check` writes nothing and needs no running Redis. Kernel plugins and model
+    // files are only looked for, not opened or loaded.
     bool check_only = false;
     // Embeds text for the routers' classifiers (the reference app passes the embed kernel);
     // routers in the config and no embedder is a start-up error.
@@ -77,6 +90,43 @@ inline std::string rfc3339(std::int64_t unix_seconds) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
+}
+
+/// Where a relative model path is looked for when the config has no folder (the embedded default),
+/// in order: each folder of $SLUICE_MODEL_PATH (colon-separated), beside the binary
+/// (../share/sluice/models, models/), then the source tree's models/.
+inline std::vector<std::filesystem::path> model_search_path(const std::optional<std::filesystem::path>& source_dir) {
+    std::vector<std::filesystem::path> dirs;
+    auto add = [&](std::filesystem::path d) {
+        if (d.empty()) return;
+        d = d.lexically_normal();
+        for (const auto& e : dirs)
+            if (e == d) return;
+        dirs.push_back(std::move(d));
+    };
+    if (const char* env = std::getenv("SLUICE_MODEL_PATH")) {
+        std::string_view rest(env);
+        while (!rest.empty()) {
+            auto colon = rest.find(':');
+            add(std::filesystem::path(std::string(rest.substr(0, colon))));
+            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+        }
+    }
+    boost::dll::fs::error_code ec;
+    auto program = boost::dll::program_location(ec);
+    if (!ec) {
+        std::filesystem::path bin = std::filesystem::path(program.string()).parent_path();
+        add(bin / ".." / "share" / "sluice" / "models");
+        add(bin / "models");
+    }
+    if (source_dir) add(*source_dir);
+    return dirs;
+}
+
+/// A GPU this process could use: the CUDA builds of kernel plugins are loaded only then.
+inline bool gpu_present() {
+    std::error_code ec;
+    return std::filesystem::exists("/dev/nvidia0", ec) || std::filesystem::exists("/dev/nvidiactl", ec);
 }
 
 /// Builds a policy the gateway owns: from (config, executor) when it has such a constructor,
@@ -114,6 +164,7 @@ public:
             throw startup_error("auth mode 'none' lets anyone who reaches " + config_.listen.to_string() +
                                 " use every model: it is allowed only on a loopback listen address");
         load_providers();
+        prepare_kernels(options);
         build_catalog();
         if (config_.routers)
             router_configs_ = config::read_routers(
@@ -125,10 +176,12 @@ public:
         start_metering();
         hooks_.emplace(*auth_, *limits_, metrics_, recorder(), server_.context().get_executor());
         metrics_.set_limit_store_errors([l = limits_.get()] { return double(l->store_errors()); });
+        register_kernel_gauges();
         add_routes();
     }
 
     ~basic_gateway() {
+        if (loader_.joinable()) loader_.join(); // a load cannot be interrupted; it ends on its own
         if (metering_) metering_->stop(); // what is queued reaches the spool, fsync'd
         hooks_.reset();
     }
@@ -136,16 +189,25 @@ public:
     basic_gateway(const basic_gateway&) = delete;
     basic_gateway& operator=(const basic_gateway&) = delete;
 
-    /// Binds the listen address; throws std::runtime_error naming it when it cannot.
+    /// Binds the listen address; throws std::runtime_error naming it when it cannot. Model
+    /// kernels load after it on a thread of their own (seconds each): /readyz answers 503 until
+    /// each has loaded or failed, and a model answers 503 until its kernel has loaded.
     void listen() {
         if (!hooks_) throw std::logic_error("a gateway built with check_only does not serve");
         server_.listen();
-        ready_ = true; // everything is loaded before listen(); later work (model kernels) moves this
+        if (kernels_.empty()) {
+            ready_ = true;
+            return;
+        }
+        if (!loader_.joinable()) loader_ = std::thread([this] { load_kernels(); });
     }
 
     /// Serves until SIGINT or SIGTERM has drained the server (a second signal stops at once).
     void run() {
-        server_.on_drained([this] { transport::net::post(signals_.get_executor(), [this] { signals_.cancel(); }); });
+        server_.on_drained([this] {
+            if (jobs_) jobs_->stop(); // the poller's timer would keep the io threads running
+            transport::net::post(signals_.get_executor(), [this] { signals_.cancel(); });
+        });
         signals_.async_wait([this](const error_code& ec, int sig) { on_signal(ec, sig); });
         server_.run();
     }
@@ -164,6 +226,15 @@ public:
     std::shared_ptr<plugin::provider> provider(std::string_view name) const {
         auto it = providers_.find(std::string(name));
         return it == providers_.end() ? nullptr : it->second;
+    }
+    /// What serves each catalog model: an upstream, or a kernel once it has loaded.
+    const exec::backend_lookup& backends() const noexcept { return backend_for_; }
+    /// The loaded kernel of a model, or null (not a kernel model, or not loaded yet).
+    std::shared_ptr<plugin::kernel> kernel(std::string_view model) const {
+        auto it = kernels_.find(model);
+        if (it == kernels_.end()) return nullptr;
+        std::lock_guard lock(it->second->mutex);
+        return it->second->loaded;
     }
 
 private:
@@ -211,6 +282,10 @@ private:
 
     void build_catalog() {
         for (const auto& m : config_.models) {
+            if (m.kernel) {
+                add_kernel_model(m);
+                continue;
+            }
             if (!providers_.contains(m.provider)) {
                 log::warn("model_unavailable", {{"model", m.id}, {"provider", m.provider},
                                                 {"reason", "its provider's plugin was refused"}});
@@ -240,25 +315,25 @@ private:
         });
         routes_.add(get, "/readyz", [this](exchange& ex) -> transport::net::awaitable<void> {
             if (ready_)
-                co_await ex.respond_json(boost::beast::http::status::ok,
-                                         R"({"status":"ready","models":)" + std::to_string(catalog_.size()) + "}");
+                co_await ex.respond_json(boost::beast::http::status::ok, ready_body());
             else
                 co_await ex.respond_json(boost::beast::http::status::service_unavailable, R"({"status":"starting"})");
         });
         routes_.add(get, "/v1/models", [this](exchange& ex) -> transport::net::awaitable<void> { co_await list_models(ex); });
         routes_.add(post, "/v1/chat/completions", [this](exchange& ex) {
-            return exec::serve_text<api::chat_completions_front>(ex, catalog_, upstream_for_, *hooks_, &routing_);
+            return exec::serve_text<api::chat_completions_front>(ex, catalog_, backend_for_, *hooks_, &routing_);
         });
         routes_.add(post, "/v1/responses", [this](exchange& ex) {
-            return exec::serve_text<api::responses_front>(ex, catalog_, upstream_for_, *hooks_, &routing_);
+            return exec::serve_text<api::responses_front>(ex, catalog_, backend_for_, *hooks_, &routing_);
         });
         routes_.add(post, "/v1/messages", [this](exchange& ex) {
-            return exec::serve_text<api::messages_front>(ex, catalog_, upstream_for_, *hooks_, &routing_);
+            return exec::serve_text<api::messages_front>(ex, catalog_, backend_for_, *hooks_, &routing_);
         });
         if (config_.metrics.enabled)
             routes_.add(get, config_.metrics.path, [this](exchange& ex) -> transport::net::awaitable<void> {
                 transport::http_response res{boost::beast::http::status::ok, ex.request().version()};
                 res.set(boost::beast::http::field::content_type, observe::registry::content_type);
+                refresh_kernel_gauges();
                 res.body() = metrics_.scrape();
                 co_await ex.respond(std::move(res));
             });
@@ -272,6 +347,28 @@ private:
         routes_.add(post, "/v1/messages/count_tokens",
                     [this](exchange& ex) -> transport::net::awaitable<void> { co_await count_tokens(ex); });
         routes_.add_prefix(get, "/v1/models/", [this](exchange& ex) -> transport::net::awaitable<void> { co_await get_model(ex); });
+        // Embeddings, speech and images (exec/serve_media.hpp): a kernel in process or an upstream.
+        routes_.add(post, "/v1/embeddings",
+                    [this](exchange& ex) { return exec::serve_embeddings(ex, catalog_, backend_for_, *hooks_); });
+        routes_.add(post, "/v1/audio/speech",
+                    [this](exchange& ex) { return exec::serve_speech(ex, catalog_, backend_for_, *hooks_); });
+        routes_.add(post, "/v1/images/generations",
+                    [this](exchange& ex) { return exec::serve_images(ex, catalog_, backend_for_, *hooks_); });
+        // Async jobs: video generations and /v1/async-invoke (exec/serve_jobs.hpp).
+        {
+            exec::job_options jo;
+            jo.ttl = config_.jobs.ttl;
+            jo.poll_interval = config_.jobs.poll_interval;
+            jo.give_up_after = config_.jobs.give_up_after;
+            try {
+                jobs_ = std::make_unique<exec::job_service>(exec::open_job_store(config_.jobs, server_.context().get_executor()),
+                                                            upstream_for_, recorder(), server_.context().get_executor(), jo,
+                                                            &catalog_);
+            } catch (const std::exception& e) {
+                throw startup_error(config_.source + ": jobs: " + e.what());
+            }
+            exec::add_job_routes(routes_, catalog_, *jobs_, *hooks_);
+        }
     }
 
     static bool anthropic_client(const exchange& ex) {
@@ -397,6 +494,236 @@ private:
         return [p = metering_.get()](metering::usage_event e) { p->record(std::move(e)); };
     }
 
+    // ---- Kernels: models run in this process ------------------------------------------------
+
+    /// One kernel model: found at construction, loaded by the loader thread after listen().
+    struct kernel_slot {
+        std::string model;
+        std::string plugin;                 // the plugin opened: "lm_cuda" where the CUDA build was chosen
+        std::filesystem::path plugin_file;
+        std::filesystem::path weights;      // empty: the kernel needs none
+        std::string device;                 // "cpu" or "cuda"
+        const config::model_config* config = nullptr;
+        std::shared_ptr<plugin::kernel> instance; // created, not yet loaded (null with check_only)
+        mutable std::mutex mutex;
+        std::shared_ptr<plugin::kernel> loaded;   // set once load() succeeded
+        std::optional<core::error> failure;       // set when load() failed
+    };
+
+    std::string where(const config::model_config& m) const {
+        return config_.source + ":" + std::to_string(m.kernel->line) + ": model '" + m.id + "'";
+    }
+
+    /// Finds every kernel model's plugin and model file, and (unless check_only) creates its
+    /// kernel: a missing plugin or file is a startup_error naming the model and each place tried.
+    void prepare_kernels(const gateway_options& options) {
+        std::vector<std::filesystem::path> search;
+        bool searched = false;
+        for (const auto& m : config_.models) {
+            if (!m.kernel) continue;
+            const auto& k = *m.kernel;
+            auto slot = std::make_unique<kernel_slot>();
+            slot->model = m.id;
+            slot->config = &m;
+            slot->plugin = k.plugin;
+            slot->device = "cpu";
+            // The CUDA build of the lm kernel, where there is a GPU to run it and the build exists.
+            if (k.plugin == "lm" && detail::gpu_present()) {
+                if (auto cuda = plugins_.locate("lm_cuda")) {
+                    slot->plugin = "lm_cuda";
+                    slot->device = "cuda";
+                }
+            }
+            auto file = plugins_.locate(slot->plugin);
+            if (!file) throw startup_error(where(m) + ": kernel: " + file.error().message);
+            slot->plugin_file = *file;
+
+            if (!k.path.empty()) {
+                if (!searched) search = detail::model_search_path(options.source_model_dir), searched = true;
+                std::vector<std::filesystem::path> tried;
+                slot->weights = find_model_file(k, search, tried);
+                if (slot->weights.empty()) {
+                    std::string places;
+                    for (const auto& t : tried) places += (places.empty() ? "" : ", ") + t.string();
+                    throw startup_error(where(m) + ": kernel: model file not found: " + k.path.string() +
+                                        " (tried: " + places + ")");
+                }
+            }
+            if (!options.check_only) {
+                auto made = plugins_.create_kernel(slot->plugin);
+                if (!made && slot->device == "cuda") {
+                    // A GPU node without a working CUDA runtime still serves, on the CPU.
+                    log::warn("kernel_cuda_unavailable", {{"model", m.id}, {"error", made.error().message}});
+                    if (!use_cpu_build(*slot)) throw startup_error(where(m) + ": kernel: " + made.error().message);
+                    made = plugins_.create_kernel(slot->plugin);
+                }
+                if (!made && made.error().kind == plugin::plugin_error_kind::abi_mismatch) {
+                    log::warn("model_unavailable", {{"model", m.id}, {"plugin", slot->plugin},
+                                                    {"reason", "its kernel plugin was refused"}});
+                    continue; // the host has logged why; the model is left out of the catalog
+                }
+                if (!made) throw startup_error(where(m) + ": kernel: " + made.error().message);
+                slot->instance = std::move(made).value();
+            }
+            kernels_.emplace(m.id, std::move(slot));
+        }
+    }
+
+    /// A kernel's model file: an absolute path as it is; a relative one in the config file's
+    /// folder, then in each folder of the model search path (there also by its file name alone,
+    /// so `models/x.gguf` is found in a models folder). Empty when none exists; `tried` lists all.
+    static std::filesystem::path find_model_file(const config::kernel_model_config& k,
+                                                 const std::vector<std::filesystem::path>& search,
+                                                 std::vector<std::filesystem::path>& tried) {
+        std::error_code ec;
+        auto look = [&](std::filesystem::path p) {
+            p = p.lexically_normal();
+            for (const auto& t : tried)
+                if (t == p) return false;
+            tried.push_back(p);
+            return std::filesystem::exists(p, ec);
+        };
+        if (k.path.is_absolute()) return look(k.path) ? tried.back() : std::filesystem::path{};
+        if (!k.base_dir.empty() && look(k.base_dir / k.path)) return tried.back();
+        for (const auto& dir : search) {
+            if (look(dir / k.path)) return tried.back();
+            if (k.path.has_parent_path() && look(dir / k.path.filename())) return tried.back();
+        }
+        return {};
+    }
+
+    /// Switches a slot from the CUDA build of its plugin to the CPU one; false when there is none.
+    bool use_cpu_build(kernel_slot& slot) {
+        auto file = plugins_.locate(slot.config->kernel->plugin);
+        if (!file) return false;
+        slot.plugin = slot.config->kernel->plugin;
+        slot.plugin_file = *file;
+        slot.device = "cpu";
+        return true;
+    }
+
+    void add_kernel_model(const config::model_config& m) {
+        auto it = kernels_.find(m.id);
+        if (it == kernels_.end()) return; // refused: prepare_kernels logged it
+        const auto& slot = *it->second;
+        core::model_entry e;
+        e.id = m.id;
+        e.provider = "local";
+        e.upstream_model = m.upstream_model;
+        // Before load(), a kernel knows what it serves, not yet its model's context window.
+        if (m.endpoints)
+            e.endpoints = *m.endpoints;
+        else if (slot.instance)
+            e.endpoints = slot.instance->describe().endpoints;
+        else
+            e.endpoints = {core::endpoint::chat};
+        e.context_window = m.context_window;
+        e.max_output_tokens = m.max_output_tokens;
+        e.open_weight = m.open_weight;
+        e.owned_by = m.owned_by;
+        e.created = m.created;
+        e.supports = m.supports;
+        if (m.price) e.price = core::price{m.price->input, m.price->output, m.price->cached_input, m.price->cache_write};
+        catalog_.add(std::move(e));
+    }
+
+    /// The loader thread: each kernel in turn. A failure is logged and leaves that model answering
+    /// 503 with the reason; the gateway serves on.
+    void load_kernels() {
+        for (auto& [id, slot] : kernels_) {
+            if (!slot->instance) continue;
+            const auto started = std::chrono::steady_clock::now();
+            plugin::kernel_config kc{slot->model, slot->weights.string(), slot->config->kernel->options};
+            auto loaded = slot->instance->load(kc);
+            // A CUDA build that cannot load (no driver, too little memory): the CPU build serves.
+            if (!loaded && slot->device == "cuda" && use_cpu_build(*slot)) {
+                log::warn("kernel_cuda_unavailable", {{"model", slot->model}, {"error", loaded.error().message}});
+                if (auto made = plugins_.create_kernel(slot->plugin)) {
+                    slot->instance = std::move(made).value();
+                    loaded = slot->instance->load(kc);
+                }
+            }
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            if (!loaded) {
+                const auto& why = loaded.error();
+                log::error("kernel_load_failed", {{"model", slot->model}, {"plugin", slot->plugin},
+                                                  {"file", slot->plugin_file.string()}, {"error", why.message}});
+                std::lock_guard lock(slot->mutex);
+                slot->failure = core::error{core::error_kind::overloaded,
+                                            "the model '" + slot->model + "' failed to load: " + why.message, "model",
+                                            "model_load_failed"};
+                continue;
+            }
+            auto info = slot->instance->describe();
+            // Written before the kernel is published: a request reads the figure only after
+            // backend_for_ has seen the kernel under the same lock.
+            if (!slot->config->context_window && info.context_window)
+                if (const auto* entry = catalog_.find(slot->model))
+                    const_cast<core::model_entry*>(entry)->context_window = info.context_window;
+            log::info("kernel_loaded", {{"model", slot->model}, {"plugin", slot->plugin},
+                                        {"file", slot->plugin_file.string()}, {"backend", slot->device},
+                                        {"weights", slot->weights.string()}, {"seconds", seconds}});
+            std::lock_guard lock(slot->mutex);
+            slot->loaded = slot->instance;
+        }
+        if (!server_.draining()) ready_ = true;
+    }
+
+    exec::backend kernel_backend(const kernel_slot& slot) const {
+        std::lock_guard lock(slot.mutex);
+        if (slot.loaded) return exec::backend{nullptr, slot.loaded, std::nullopt};
+        if (slot.failure) return exec::backend{nullptr, nullptr, slot.failure};
+        return exec::backend{nullptr, nullptr,
+                             core::error{core::error_kind::overloaded,
+                                         "the model '" + slot.model + "' is still loading; try again shortly", "model",
+                                         "model_loading"}};
+    }
+
+    std::string ready_body() const {
+        boost::json::object body{{"status", "ready"}, {"models", catalog_.size()}};
+        boost::json::array failed;
+        for (const auto& [id, slot] : kernels_) {
+            std::lock_guard lock(slot->mutex);
+            if (slot->failure) failed.push_back(boost::json::value(id));
+        }
+        if (!failed.empty()) body["unavailable"] = std::move(failed);
+        return boost::json::serialize(body);
+    }
+
+    /// Read at scrape: the load figures of each loaded kernel.
+    void register_kernel_gauges() {
+        if (kernels_.empty()) return;
+        {
+            auto& reg = metrics_.registry();
+            kernel_gauges_ = kernel_gauges{
+                &reg.add_gauge("sluice_kernel_queue_depth", "Requests accepted by a model kernel, not yet running.", {"model"}),
+                &reg.add_gauge("sluice_kernel_running", "Sequences in a model kernel's running batch.", {"model"}),
+                &reg.add_gauge("sluice_kernel_kv_blocks_used", "KV-cache blocks in use by a model kernel.", {"model"}),
+                &reg.add_gauge("sluice_kernel_kv_blocks_total", "KV-cache blocks a model kernel has.", {"model"}),
+                &reg.add_gauge("sluice_kernel_prefix_cache_hit_rate",
+                               "Prompt tokens served from a model kernel's prefix cache, as a share of prompt tokens.",
+                               {"model"})};
+        }
+    }
+
+    void refresh_kernel_gauges() {
+        if (!kernel_gauges_) return;
+        for (const auto& [id, slot] : kernels_) {
+            std::shared_ptr<plugin::kernel> k;
+            {
+                std::lock_guard lock(slot->mutex);
+                k = slot->loaded;
+            }
+            if (!k) continue;
+            auto load = k->current_load();
+            kernel_gauges_->queue_depth->labels({id}).set(double(load.queue_depth));
+            kernel_gauges_->running->labels({id}).set(double(load.running));
+            kernel_gauges_->kv_used->labels({id}).set(double(load.kv_blocks_used));
+            kernel_gauges_->kv_total->labels({id}).set(double(load.kv_blocks_total));
+            kernel_gauges_->hit_rate->labels({id}).set(load.prefix_cache_hit_rate);
+        }
+    }
+
     /// Anthropic's token counter, estimated here for any model in the catalog.
     transport::net::awaitable<void> count_tokens(exchange& ex) {
         auto decoded = api::decode_count_tokens_request(ex.request().body(), exec::detail::forwardable_headers(ex.request()));
@@ -428,16 +755,34 @@ private:
         auto it = upstreams_.find(m.provider);
         return it == upstreams_.end() ? nullptr : &it->second;
     };
+    // Every catalog model's backend: its kernel (by model id) or its provider's upstream.
+    exec::backend_lookup backend_for_ = [this](const core::model_entry& m) -> exec::backend {
+        if (auto it = kernels_.find(m.id); it != kernels_.end()) return kernel_backend(*it->second);
+        return exec::backend{upstream_for_(m), nullptr, std::nullopt};
+    };
     std::atomic<bool> ready_{false};
     observe::registry registry_;
     observe::gateway_metrics metrics_{registry_};
     std::unique_ptr<Auth> auth_;
     std::unique_ptr<Limits> limits_;
     std::unique_ptr<metering::pipeline> metering_;
+    std::unique_ptr<exec::job_service> jobs_;
     std::optional<exec::policy_stack<Auth, Limits>> hooks_;
     std::vector<config::router_config> router_configs_;
     std::unique_ptr<routing::router_set<Routing>> routers_;
     exec::routing_hooks routing_;
+    struct kernel_gauges {
+        observe::gauge_family* queue_depth;
+        observe::gauge_family* running;
+        observe::gauge_family* kv_used;
+        observe::gauge_family* kv_total;
+        observe::gauge_family* hit_rate;
+    };
+    std::optional<kernel_gauges> kernel_gauges_; // registered when there are kernels
+    // After server_: a kernel's threads push into bridges bound to its io_context, so the kernels
+    // stop first. The loader (joined in the destructor body) is the last thing that touches them.
+    std::map<std::string, std::unique_ptr<kernel_slot>, std::less<>> kernels_;
+    std::thread loader_;
 };
 
 /// The reference gateway: its policies picked by the config.

@@ -216,7 +216,8 @@ const char* model::backend() noexcept {
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
     return kernels::backend_name;
 #else
-    static const std::string name = std::string(kernels::backend_name) + (cpu::has_avx2() ? "+avx2" : "");
+    static const std::string name = std::string(kernels::backend_name) + (cpu::has_avx2() ? "+avx2" : "") +
+                                    (cpu::has_vnni512() ? "+avx512vnni" : "");
     return name.c_str();
 #endif
 }
@@ -352,6 +353,25 @@ void matmul(const weight_view& w, const float* x, std::uint32_t n, const float* 
     thrust::device_vector<float> yd(std::size_t(n) * w.rows);
     ops::launch(thrust::device, yd.size(), ops::matmul_fn{wv, raw(xd), bias ? raw(bd) : nullptr, raw(yd)});
     back(yd, y);
+}
+
+bool matmul_isa(const weight_view& w, const float* x, std::uint32_t n, const float* bias, float* y, const char* isa,
+                unsigned threads) {
+#if THRUST_DEVICE_SYSTEM != THRUST_DEVICE_SYSTEM_CUDA
+    const std::string name = isa;
+    cpu::isa use;
+    if (name == "avx2" && cpu::has_avx2())
+        use = cpu::isa::avx2;
+    else if (name == "vnni512" && cpu::has_vnni512())
+        use = cpu::isa::vnni512;
+    else
+        return false;
+    cpu::matmul(w, x, n, bias, y, threads ? threads : 1, use);
+    return true;
+#else
+    (void)w, (void)x, (void)n, (void)bias, (void)y, (void)isa, (void)threads;
+    return false;
+#endif
 }
 
 void rmsnorm(const float* x, const float* gain, std::uint32_t n, std::uint32_t dim, float eps, float* out) {

@@ -68,6 +68,10 @@ namespace host_ops {
 /// path where this build has one (the default in the model), else the Thrust functor.
 void matmul(const weight_view& w, const float* x, std::uint32_t n, const float* bias, float* y, bool vectorised,
             unsigned threads = 1);
+/// The hand-written CPU matmul on one instruction set, "avx2" or "vnni512" (tests compare them);
+/// false, computing nothing, where this build or CPU has no such path.
+bool matmul_isa(const weight_view& w, const float* x, std::uint32_t n, const float* bias, float* y, const char* isa,
+                unsigned threads = 1);
 void rmsnorm(const float* x, const float* gain, std::uint32_t n, std::uint32_t dim, float eps, float* out);
 void rope(float* x, const std::uint32_t* positions, std::uint32_t n, std::uint32_t heads, std::uint32_t head_dim,
           std::uint32_t rope_dims, float base, bool neox);

@@ -32,6 +32,8 @@ public:
         : config_(std::move(config)), options_(options::from_json(config_.options)) {}
 
     plugin::provider_info describe() const override {
+        // Chat is what a model of this provider serves unless the config lists its endpoints;
+        // embeddings, images, speech and video go through build_passthrough when it does.
         return {plugin_name, plugin_version, {core::endpoint::chat}, plugin::auth_scheme::bearer, {}};
     }
 
@@ -50,6 +52,18 @@ public:
 
     core::error map_error(unsigned status, std::string_view body) const override {
         return openai::map_error(status, body);
+    }
+
+    /// Everything but chat (embeddings, images, speech, video jobs) goes as the gateway wrote it,
+    /// in OpenAI's own shape, which vLLM and the other compatible servers take too: only the
+    /// credential and the configured headers are added, the same for both dialects.
+    plugin::result<plugin::upstream_request> build_passthrough(core::endpoint kind,
+                                                               plugin::upstream_request request) const override {
+        if (kind == core::endpoint::chat) // chat is translated: build_request
+            return plugin::provider::build_passthrough(kind, std::move(request));
+        if (!config_.api_key.empty()) request.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
+        request.headers.insert(request.headers.end(), config_.headers.begin(), config_.headers.end());
+        return request;
     }
 
 private:

@@ -28,6 +28,8 @@ export class Gateway {
   static async start(args = [], env = {}, bin = BIN) {
     const g = new Gateway();
     g.proc = spawn(bin, ['--listen', '127.0.0.1:0', ...args], {
+      // A folder of its own: what a config without a file writes (var/jobs.jsonl) stays out of the tree.
+      cwd: mkdtempSync(join(tmpdir(), 'sluice-cwd-')),
       env: { ...process.env, SLUICE_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -58,6 +58,34 @@ TEST_CASE("lm matmul matches the naive reference for every weight type", "[lm][o
     CHECK(std::equal(one.begin(), one.end(), got.begin() + 3 * rows));
 }
 
+TEST_CASE("lm Q8_0 matmul agrees on every instruction set this CPU has", "[lm][ops]") {
+    const std::string isa = GENERATE(as<std::string>(), "avx2", "vnni512");
+    // An odd block count gives the VNNI path a half-empty last pair.
+    const std::uint32_t cols = GENERATE(96u, 128u, 576u);
+    INFO(isa << " cols " << cols);
+    std::mt19937 rng(7);
+    // 19 tokens: VNNI takes them 8 + 8 + 2 + 1, AVX2 4 at a time and then one by one.
+    const std::uint32_t rows = 45, n = 19;
+    const auto w = ref::random_matrix(rng, rows, cols, lm::weight_type::q8_0);
+    auto x = ref::random_vector(rng, std::size_t(n) * cols);
+    std::fill_n(x.begin() + 5 * cols, cols, 0.f); // a zero token: scale 0
+    const auto bias = ref::random_vector(rng, rows);
+    std::vector<float> got(std::size_t(n) * rows), want(got.size());
+    if (!lm::host_ops::matmul_isa(w.view(), x.data(), n, bias.data(), got.data(), isa.c_str(), 2)) {
+        SUCCEED("no " << isa << " here");
+        return;
+    }
+    ref::matmul_q8_activations(w, x.data(), n, bias.data(), want.data());
+    CHECK(ref::normalised_error(got, want) < 1e-5);
+    // Each token alone gives the bits it got in the batch.
+    for (std::uint32_t t = 0; t < n; ++t) {
+        std::vector<float> one(rows);
+        REQUIRE(lm::host_ops::matmul_isa(w.view(), x.data() + std::size_t(t) * cols, 1, bias.data(), one.data(),
+                                         isa.c_str(), 1));
+        CHECK(std::equal(one.begin(), one.end(), got.begin() + std::size_t(t) * rows));
+    }
+}
+
 TEST_CASE("lm rmsnorm matches the naive reference", "[lm][ops]") {
     std::mt19937 rng(2);
     const std::uint32_t n = 3, dim = 70;

@@ -5,6 +5,7 @@
 // filled in. docs/config.md is the reference for each key; load.hpp reads the file.
 
 #include <sluice/config/access.hpp>
+#include <sluice/config/jobs.hpp>
 #include <sluice/config/listen.hpp>
 #include <sluice/config/node.hpp>
 #include <sluice/core/catalog.hpp>
@@ -84,16 +85,28 @@ struct token_price {
     double cache_write = 0;  // tokens written to the prompt cache; defaults to input
 };
 
-/// A public model id and the upstream that serves it.
+/// A model run in this process by a kernel plugin (the `local` backend) instead of an upstream.
+struct kernel_model_config {
+    std::string plugin;         // a kernel plugin's name ("lm") or a path to its .so
+    std::filesystem::path path;     // the weights, as written; empty for kernels that need none
+    std::filesystem::path base_dir; // the config file's folder, where a relative path is looked
+                                    // for first; empty for a config without a file (the embedded
+                                    // default). The gateway then tries the model search path
+    boost::json::object options; // handed to the kernel as they are (threads, kv blocks, ...)
+    int line = 0;                // the line of `kernel:`
+};
+
+/// A public model id and what serves it: an upstream (provider) or a kernel, exactly one.
 struct model_config {
     std::string id;                              // public id, unique
-    std::string provider;                        // names a provider_config
+    std::string provider;                        // names a provider_config; empty for a kernel model
+    std::optional<kernel_model_config> kernel;   // set for a model served in process
     std::string upstream_model;                  // the id the provider knows it by; defaults to id
     std::optional<core::endpoint_set> endpoints; // absent: whatever the provider serves
     std::optional<std::uint64_t> context_window;
     std::optional<std::uint64_t> max_output_tokens;
     bool open_weight = false;
-    std::string owned_by;     // defaults to the provider name
+    std::string owned_by;     // defaults to the provider name ("local" for a kernel model)
     std::int64_t created = 0; // unix seconds
     std::optional<token_price> price;
     core::model_features supports; // what requests may use; all true unless the config says otherwise
@@ -114,6 +127,7 @@ struct gateway_config {
     limits_settings limits;
     std::optional<metering_settings> metering; // absent: usage goes to the completion log line only
     metrics_settings metrics;
+    jobs_settings jobs; // async jobs: video generations, /v1/async-invoke
 
     // Reserved sections, kept as written (any YAML) for the feature that owns each to validate
     // with the same node accessors, so its errors carry the same file, line and key path.

@@ -23,9 +23,9 @@
 
 namespace sluice::config {
 
-inline constexpr std::array<std::string_view, 12> top_level_keys{
+inline constexpr std::array<std::string_view, 13> top_level_keys{
     "listen", "threads",  "server", "plugin_path", "providers", "models",
-    "auth",   "accounts", "limits", "metering",    "metrics",   "routers"};
+    "auth",   "accounts", "limits", "metering",    "metrics",   "routers", "jobs"};
 
 inline constexpr unsigned max_threads = 1024;
 
@@ -148,8 +148,27 @@ inline provider_config read_provider(const node& n, const std::vector<provider_c
 }
 
 inline token_price read_price(const node& n) {
-    auto m = n.as_mapping({"input", "output", "cached_input", "cache_write"});
+    auto m = n.as_mapping({"input", "output", "cached_input", "cache_write", "image", "video_second"});
     token_price price;
+    // `video_second: X` (USD per second of video) for video models: seconds are metered as
+    // output units, like images.
+    if (auto v = m.find("video_second")) {
+        price.output = v->as_number(0) * 1e6;
+        for (auto other : {"output", "image"})
+            if (auto o = m.find(other)) o->fail(std::string("give either video_second or ") + other + ", not both");
+        if (auto i = m.find("input")) price.input = i->as_number(0);
+        price.cached_input = price.cache_write = price.input;
+        return price;
+    }
+    // `image: X` (USD per image) for image models: images are metered as output units, so it is
+    // an output price of X per unit, and input/output may be left out.
+    if (auto v = m.find("image")) {
+        price.output = v->as_number(0) * 1e6;
+        if (auto o = m.find("output")) o->fail("give either image or output, not both");
+        if (auto i = m.find("input")) price.input = i->as_number(0);
+        price.cached_input = price.cache_write = price.input;
+        return price;
+    }
     price.input = m.required("input").as_number(0);
     price.output = m.required("output").as_number(0);
     price.cached_input = price.input;
@@ -174,10 +193,32 @@ inline core::endpoint_set read_endpoints(const node& n) {
     return set;
 }
 
+/// `kernel: { plugin, path, options }`. The files are looked for when the gateway starts, where
+/// a missing one can be reported with every place tried.
+inline kernel_model_config read_kernel(const node& n) {
+    auto m = n.as_mapping({"plugin", "path", "options"});
+    kernel_model_config k;
+    k.line = n.line();
+    k.plugin = m.required("plugin").as_nonempty_string();
+    if (auto v = m.find("path")) {
+        k.path = std::filesystem::path(v->as_nonempty_string()).lexically_normal();
+        k.base_dir = n.doc().base_dir;
+    }
+    if (auto v = m.find("options")) {
+        if (!v->is_mapping() && !v->is_null()) v->fail_expected("a mapping of kernel options");
+        if (v->is_mapping()) k.options = to_json(*v).as_object();
+    }
+    return k;
+}
+
+inline void read_model_provider(const node& provider, const std::vector<provider_config>& providers,
+                                model_config& model);
+inline void read_model_details(const mapping& m, model_config& model);
+
 /// earlier: the models before this one, to refuse a second of the same id.
 inline model_config read_model(const node& n, const std::vector<provider_config>& providers,
                                const std::vector<model_config>& earlier) {
-    auto m = n.as_mapping({"id", "provider", "upstream_model", "endpoints", "context_window",
+    auto m = n.as_mapping({"id", "provider", "kernel", "upstream_model", "endpoints", "context_window",
                            "max_output_tokens", "open_weight", "owned_by", "created", "price", "supports"});
     model_config model;
     auto id = m.required("id");
@@ -193,7 +234,23 @@ inline model_config read_model(const node& n, const std::vector<provider_config>
     // Clients name a router as "router:NAME" in the model field, so no model may look like one.
     if (model.id.starts_with("router:")) id.fail("'router:' begins router names, not model ids");
 
-    auto provider = m.required("provider");
+    // Served by an upstream (provider) or in process (kernel): exactly one of the two.
+    auto kernel = m.find("kernel");
+    if (kernel && m.find("provider"))
+        kernel->fail("a model is served by a provider or by a kernel, not both: remove 'provider' or 'kernel'");
+    if (kernel) {
+        model.kernel = read_kernel(*kernel);
+        model.upstream_model = model.id;
+        model.owned_by = "local";
+    } else {
+        read_model_provider(m.required("provider"), providers, model);
+    }
+    read_model_details(m, model);
+    return model;
+}
+
+inline void read_model_provider(const node& provider, const std::vector<provider_config>& providers,
+                                model_config& model) {
     model.provider = provider.as_nonempty_string();
     if (std::none_of(providers.begin(), providers.end(),
                      [&](const auto& p) { return p.name == model.provider; })) {
@@ -206,6 +263,10 @@ inline model_config read_model(const node& n, const std::vector<provider_config>
                                        : " (declared: " + joined_names(names) + ")"));
     }
     model.upstream_model = model.id;
+    model.owned_by = model.provider;
+}
+
+inline void read_model_details(const mapping& m, model_config& model) {
     if (auto v = m.find("upstream_model")) model.upstream_model = v->as_nonempty_string();
     if (auto v = m.find("endpoints")) {
         auto set = read_endpoints(*v);
@@ -225,11 +286,9 @@ inline model_config read_model(const node& n, const std::vector<provider_config>
             v->fail("must not exceed context_window (" + std::to_string(*model.context_window) + ")");
     }
     if (auto v = m.find("open_weight")) model.open_weight = v->as_bool();
-    model.owned_by = model.provider;
     if (auto v = m.find("owned_by")) model.owned_by = v->as_nonempty_string();
     if (auto v = m.find("created")) model.created = v->as_integer(0);
     if (auto v = m.find("price")) model.price = read_price(*v);
-    return model;
 }
 
 /// Reads documents without building them, keeping where the last one's content starts.
@@ -292,6 +351,8 @@ inline gateway_config load_document(const node& root) {
     if (auto v = m.find("metering")) cfg.metering = read_metering(*v);
     if (auto v = m.find("metrics")) cfg.metrics = read_metrics(*v);
     cfg.routers = m.find("routers");
+    auto jobs = m.find("jobs");
+    cfg.jobs = read_jobs(jobs ? &*jobs : nullptr, root.doc().base_dir);
     return cfg;
 }
 

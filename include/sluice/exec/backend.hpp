@@ -5,10 +5,12 @@
 // running the model in this process (the `local` backend). Exactly one of the two is set.
 
 #include <sluice/core/catalog.hpp>
+#include <sluice/core/error.hpp>
 #include <sluice/exec/upstream.hpp>
 #include <sluice/plugin/kernel.hpp>
 
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -17,6 +19,8 @@ namespace sluice::exec {
 struct backend {
     const upstream* remote = nullptr;         // a provider's upstream
     std::shared_ptr<plugin::kernel> kernel;   // a loaded kernel (the model's own instance)
+    std::optional<core::error> unavailable;   // when neither is set, what the caller is told, if known
+                                              // (a kernel still loading, or one that failed to)
 
     explicit operator bool() const noexcept { return remote || kernel; }
 };

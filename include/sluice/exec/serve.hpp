@@ -1,9 +1,9 @@
 #ifndef SLUICE_EXEC_SERVE_HPP
 #define SLUICE_EXEC_SERVE_HPP
 
-// One text-generation request from any front API to any upstream: decode, check against the
-// catalog, translate, call, translate back, encode in the caller's API. The same events feed a
-// stream or, aggregated, a JSON body: one path.
+// One text-generation request from any front API to any backend: decode, check against the
+// catalog, translate, call (an upstream, or a kernel in this process), translate back, encode in
+// the caller's API. The same events feed a stream or, aggregated, a JSON body: one path.
 //
 // A front is a traits type (api/fronts.hpp): its front_api, how it names checked fields (params),
 // decode(body, headers), echo_of(envelope), encode_body(aggregate, context, echo) and
@@ -11,7 +11,9 @@
 
 #include <sluice/api/codec.hpp>
 #include <sluice/core/catalog.hpp>
+#include <sluice/exec/backend.hpp>
 #include <sluice/exec/executor.hpp>
+#include <sluice/exec/kernel_backend.hpp>
 #include <sluice/exec/validate.hpp>
 #include <sluice/transport/sse.hpp>
 
@@ -25,6 +27,11 @@ namespace sluice::exec {
 
 /// The upstream that serves a catalog model, or null when its provider is not loaded.
 using upstream_lookup = std::function<const upstream*(const core::model_entry&)>;
+
+/// A backend_lookup for gateways whose every model is an upstream's.
+inline backend_lookup upstreams_only(upstream_lookup upstream_for) {
+    return [f = std::move(upstream_for)](const core::model_entry& m) { return backend{f(m), nullptr, std::nullopt}; };
+}
 
 namespace detail {
 
@@ -150,6 +157,25 @@ struct routing_hooks {
     std::function<void(const core::model_entry&, const attempt_outcome&)> report;
 };
 
+namespace detail {
+
+/// Where a streaming answer's events come from: an upstream's stream or a kernel's run.
+struct event_source {
+    std::optional<upstream_stream> remote;
+    std::optional<kernel_run> local;
+
+    transport::net::awaitable<bool> next(std::vector<core::event>& out) {
+        if (remote) {
+            bool more = co_await remote->next(out);
+            co_return more;
+        }
+        bool more = co_await local->next(out);
+        co_return more;
+    }
+};
+
+} // namespace detail
+
 /// A failure before anything reached the client that the next candidate may fix: the upstream
 /// could not be reached, failed (5xx), was overloaded or rate limited, or timed out. Never a
 /// request the upstream refused as invalid, which the next would refuse too.
@@ -160,7 +186,7 @@ constexpr bool fails_over(core::error_kind k) noexcept {
 
 template <class Front, request_hooks Hooks = no_hooks>
 transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::catalog& catalog,
-                                           const upstream_lookup& upstream_for, Hooks& hooks,
+                                           const backend_lookup& backend_for, Hooks& hooks,
                                            const routing_hooks* routing = nullptr) {
     typename Hooks::state st{};
     detail::completion_record<Hooks> record{ex, hooks, st, {}};
@@ -219,6 +245,17 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
         record.c.model = &model;
         record.c.provider = {};
         record.c.outcome = {};
+        // Looked up first: a kernel's figures in the catalog (its context window) are final only
+        // once it has loaded, which the lookup tells.
+        backend be = backend_for(model);
+        if (!be) {
+            last = be.unavailable ? std::move(*be.unavailable)
+                                  : core::error{core::error_kind::overloaded,
+                                                "the provider of '" + model.id + "' is not available", "model",
+                                                "provider_unavailable"};
+            if (more) continue;
+            break;
+        }
         auto valid = validate_against(env, model, Front::params);
         if (!valid) {
             last = std::move(valid).error();
@@ -231,14 +268,7 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
             if (more && routed) continue;
             break;
         }
-        const upstream* up = upstream_for(model);
-        if (!up) {
-            last = core::error{core::error_kind::overloaded, "the provider of '" + model.id + "' is not available",
-                               "model", "provider_unavailable"};
-            hooks.release(st);
-            if (more) continue;
-            break;
-        }
+        const upstream* up = be.remote;
         // The last candidate takes the envelope; earlier ones work on a copy.
         core::envelope attempt = more ? env : std::move(env);
         attempt.model = model.upstream_model;
@@ -247,7 +277,7 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count(),
                                   attempt.include_usage};
-        record.c.provider = up->name;
+        record.c.provider = up ? std::string_view(up->name) : std::string_view("local");
         record.c.outcome = "cancelled"; // unless the request says otherwise before it ends
         const auto attempt_started = std::chrono::steady_clock::now();
         auto report = [&](std::optional<core::error_kind> failure) {
@@ -271,8 +301,20 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
             return next;
         };
 
+        const auto executor = co_await transport::net::this_coro::executor;
         if (!attempt.stream) {
-            auto events = co_await complete(attempt, *up, ex.request_id());
+            core::result<std::vector<core::event>> events = std::vector<core::event>{};
+            if (up) {
+                events = co_await complete(attempt, *up, ex.request_id());
+            } else {
+                auto run = kernel_run::submit(be.kernel, std::move(attempt), executor);
+                if (!run) {
+                    events = std::move(run).error();
+                } else {
+                    kernel_run local = std::move(run).value();
+                    events = co_await local.all();
+                }
+            }
             if (!events) {
                 if (failed(std::move(events).error())) continue;
                 break;
@@ -291,13 +333,31 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
         }
 
         std::vector<core::event> batch;
-        auto opened = co_await open_stream(attempt, *up, batch, ex.request_id());
-        if (!opened) {
-            if (failed(std::move(opened).error())) continue;
-            break;
+        detail::event_source stream;
+        if (up) {
+            auto opened = co_await open_stream(attempt, *up, batch, ex.request_id());
+            if (!opened) {
+                if (failed(std::move(opened).error())) continue;
+                break;
+            }
+            stream.remote.emplace(std::move(opened).value());
+        } else {
+            auto run = kernel_run::submit(be.kernel, std::move(attempt), executor);
+            if (!run) {
+                if (failed(std::move(run).error())) continue;
+                break;
+            }
+            stream.local.emplace(std::move(run).value());
+            co_await stream.local->next(batch);
+            // As with an upstream: a kernel that fails before its first event may be failed over.
+            if (batch.size() == 1) {
+                if (const auto* e = std::get_if<core::error>(&batch.front())) {
+                    if (failed(*e)) continue;
+                    break;
+                }
+            }
         }
         report(std::nullopt);
-        upstream_stream stream = std::move(opened).value();
         auto encoder = Front::stream_encoder(ctx, echo);
         co_await transport::serve_sse(ex, [&](transport::sse_stream& sse) -> transport::net::awaitable<void> {
             std::vector<api::sse_frame> frames;
@@ -332,9 +392,9 @@ transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::
 /// serve_text with no hooks: anyone may call; nothing is counted.
 template <class Front>
 transport::net::awaitable<void> serve_text(transport::exchange& ex, const core::catalog& catalog,
-                                           const upstream_lookup& upstream_for) {
+                                           const backend_lookup& backend_for) {
     static no_hooks none;
-    co_await serve_text<Front, no_hooks>(ex, catalog, upstream_for, none);
+    co_await serve_text<Front, no_hooks>(ex, catalog, backend_for, none);
 }
 
 } // namespace sluice::exec

@@ -1,11 +1,15 @@
 // A kernel that "generates" the words one, two, three... from a scheduler thread of its own,
 // enough to drive the kernel interface through the host: load, submit, events, cancel, load report.
-// options: {"words": N} words per answer, {"hold": true} queues requests without running them.
+// options: {"words": N} words per answer, {"hold": true} queues requests without running them,
+// {"refuse": true} refuses every request as overloaded, {"load_gate": FILE} makes load() wait
+// until FILE exists (a slow load the test controls), {"fail_load": "why"} fails the load.
 
 #include <sluice/plugin/kernel.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -32,10 +36,18 @@ public:
     plugin::result<void> load(const plugin::kernel_config& config) override {
         if (config.model_path.empty()) return core::error{core::error_kind::not_found, "no model path", {}, {}};
         if (config.model_path == "throw") throw std::runtime_error("weights are corrupt");
+        if (auto* g = config.options.if_contains("load_gate")) {
+            const std::filesystem::path gate(std::string(g->as_string()));
+            std::error_code ec;
+            while (!std::filesystem::exists(gate, ec)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        if (auto* f = config.options.if_contains("fail_load"))
+            return core::error{core::error_kind::invalid_request, std::string(f->as_string()), {}, {}};
         std::lock_guard lock(mutex_);
         model_ = config.name;
         if (auto* w = config.options.if_contains("words")) words_ = unsigned(w->to_number<double>());
         if (auto* h = config.options.if_contains("hold")) hold_ = h->as_bool();
+        if (auto* r = config.options.if_contains("refuse")) refuse_ = r->as_bool();
         return {};
     }
 
@@ -47,6 +59,7 @@ public:
     plugin::result<plugin::request_id> submit(core::envelope, plugin::event_sink sink) override {
         std::lock_guard lock(mutex_);
         if (model_.empty()) return core::error{core::error_kind::overloaded, "no model loaded", {}, {}};
+        if (refuse_) return core::error{core::error_kind::overloaded, "the counter is busy", {}, "kernel_busy"};
         queue_.push_back({++last_id_, std::move(sink)});
         wake_.notify_all();
         return last_id_;
@@ -100,6 +113,7 @@ private:
     std::string model_;
     unsigned words_ = 3;
     bool hold_ = false;
+    bool refuse_ = false;
     bool stopping_ = false;
     plugin::request_id last_id_ = 0;
     std::thread worker_; // last: starts after every member it reads is built

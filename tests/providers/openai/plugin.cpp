@@ -22,6 +22,22 @@ TEST_CASE("the provider describes itself as openai, serving chat with a bearer k
     CHECK(info.auth == plugin::auth_scheme::bearer);
 }
 
+TEST_CASE("the provider passes the media endpoints through with its key and headers", "[openai][plugin]") {
+    plugin::provider_config config{"openai-main", "https://api.openai.com/v1", "sk-test", {{"OpenAI-Organization", "org-1"}}, {}};
+    openai::openai_provider provider(config);
+    plugin::upstream_request in{"POST", "/embeddings", {{"Content-Type", "application/json"}}, R"({"model":"m","input":"x"})"};
+    auto out = provider.build_passthrough(core::endpoint::embeddings, in);
+    REQUIRE(out);
+    CHECK(out.value().method == "POST");
+    CHECK(out.value().path == "/embeddings");
+    CHECK(out.value().body == in.body);
+    plugin::header_list expected{{"Content-Type", "application/json"}, {"Authorization", "Bearer sk-test"}, {"OpenAI-Organization", "org-1"}};
+    CHECK(out.value().headers == expected);
+    auto chat = provider.build_passthrough(core::endpoint::chat, in);
+    REQUIRE_FALSE(chat);
+    CHECK(chat.error().code == "unsupported_endpoint");
+}
+
 #ifdef SLUICE_OPENAI_PLUGIN_DIR
 
 TEST_CASE("sluice_openai.so loads through the host, describes itself and builds the golden request",
