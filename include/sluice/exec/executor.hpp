@@ -26,11 +26,9 @@ inline constexpr std::size_t max_response_body = 64u << 20;
 
 namespace detail {
 
-inline core::result<transport::upstream_request> native_request(const core::envelope& env, const upstream& up,
-                                                               std::string_view request_id) {
-    auto built = up.provider->build_request(env);
-    if (!built) return std::move(built).error();
-    auto& r = built.value();
+/// A plugin's native request as the HTTP client takes it, sent to `up`'s base URL.
+inline core::result<transport::upstream_request> to_transport(plugin::upstream_request r, const upstream& up,
+                                                             std::string_view request_id) {
     transport::upstream_request req;
     req.method = transport::http::string_to_verb(r.method);
     if (req.method == transport::http::verb::unknown)
@@ -42,10 +40,15 @@ inline core::result<transport::upstream_request> native_request(const core::enve
     return req;
 }
 
-/// Sends the request; a non-2xx answer becomes the provider's mapping of it.
+} // namespace detail
+
+/// Sends a native request the provider built (a translated envelope, or a passthrough); a non-2xx
+/// answer becomes the provider's mapping of it. With `keep_not_found` an upstream 404 stays
+/// not_found (a job the upstream forgot) instead of what the provider maps it to.
 inline transport::net::awaitable<core::result<transport::upstream_response>>
-send(const core::envelope& env, const upstream& up, std::string_view request_id) {
-    auto req = native_request(env, up, request_id);
+send_native(plugin::upstream_request native, const upstream& up, std::string_view request_id,
+            bool keep_not_found = false) {
+    auto req = detail::to_transport(std::move(native), up, request_id);
     if (!req) co_return std::move(req).error();
     auto sent = co_await up.client->send(std::move(req).value());
     // Cancelled (the client hung up, or the drain deadline passed): unwind, there is no one to answer.
@@ -56,6 +59,7 @@ send(const core::envelope& env, const upstream& up, std::string_view request_id)
         auto body = co_await sent.response.read_all(max_error_body);
         auto e = up.provider->map_error(status, body.body);
         if (e.code.empty()) e.code = "upstream_" + std::to_string(status);
+        if (keep_not_found && status == 404) e.kind = core::error_kind::not_found;
         // The upstream refused the gateway's own key: the caller's key is fine, so not a 401 to them.
         if (e.kind == core::error_kind::authentication || e.kind == core::error_kind::permission) {
             e.kind = core::error_kind::upstream;
@@ -65,6 +69,16 @@ send(const core::envelope& env, const upstream& up, std::string_view request_id)
         co_return e;
     }
     co_return std::move(sent.response);
+}
+
+namespace detail {
+
+/// Translates the envelope and sends it.
+inline transport::net::awaitable<core::result<transport::upstream_response>>
+send(const core::envelope& env, const upstream& up, std::string_view request_id) {
+    auto built = up.provider->build_request(env);
+    if (!built) co_return std::move(built).error();
+    co_return co_await send_native(std::move(built).value(), up, request_id);
 }
 
 } // namespace detail

@@ -55,6 +55,12 @@ constexpr std::string_view endpoint_name(core::front_api api) noexcept {
     case core::front_api::chat_completions: return "chat.completions";
     case core::front_api::responses: return "responses";
     case core::front_api::messages: return "messages";
+    case core::front_api::embeddings: return "embeddings";
+    case core::front_api::images: return "images.generations";
+    case core::front_api::speech: return "audio.speech";
+    case core::front_api::transcriptions: return "audio.transcriptions";
+    case core::front_api::video: return "video.generations";
+    case core::front_api::internal: return "internal";
     }
     return "unknown";
 }

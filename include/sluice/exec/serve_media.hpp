@@ -86,32 +86,7 @@ send_passthrough(const upstream& up, core::endpoint kind, std::string path, std:
     native.body = std::move(body);
     auto built = up.provider->build_passthrough(kind, std::move(native));
     if (!built) co_return std::move(built).error();
-    auto& r = built.value();
-    transport::upstream_request req;
-    req.method = transport::http::string_to_verb(r.method);
-    if (req.method == transport::http::verb::unknown)
-        co_return core::error{core::error_kind::internal, "provider " + up.name + " built a request with method " + r.method, {}, {}};
-    req.url = up.base_url + r.path;
-    req.headers = std::move(r.headers);
-    if (!request_id.empty()) req.headers.emplace_back("x-request-id", std::string(request_id));
-    req.body = std::move(r.body);
-    auto sent = co_await up.client->send(std::move(req));
-    if (sent.ec == transport::net::error::operation_aborted) throw boost::system::system_error(sent.ec);
-    if (sent.ec) co_return transport_error(sent.ec, up.name);
-    auto status = sent.response.status();
-    if (status < 200 || status > 299) {
-        auto text = co_await sent.response.read_all(max_error_body);
-        auto e = up.provider->map_error(status, text.body);
-        if (e.code.empty()) e.code = "upstream_" + std::to_string(status);
-        // The upstream refused the gateway's own key: the caller's key is fine.
-        if (e.kind == core::error_kind::authentication || e.kind == core::error_kind::permission) {
-            e.kind = core::error_kind::upstream;
-            e.code = "upstream_credentials_rejected";
-        }
-        log::info("upstream_error", {{"provider", up.name}, {"status", status}, {"kind", e.message}});
-        co_return e;
-    }
-    co_return std::move(sent.response);
+    co_return co_await send_native(std::move(built).value(), up, request_id);
 }
 
 /// A whole JSON answer from upstream, parsed; 502 when it is not a JSON object.

@@ -9,7 +9,7 @@
 //   GET  /videos/{id}/content -> the video bytes (video/mp4)
 
 #include <sluice/core/endpoint.hpp>
-#include <sluice/exec/upstream.hpp>
+#include <sluice/exec/executor.hpp>
 #include <sluice/jobs/job.hpp>
 
 #include <boost/json/parse.hpp>
@@ -20,8 +20,6 @@
 
 namespace sluice::jobs {
 
-/// Upstream error bodies read before mapping them.
-inline constexpr std::size_t max_upstream_error_body = 64 * 1024;
 inline constexpr std::size_t max_upstream_video_body = 1 << 20;
 
 /// Where the upstream's job stands.
@@ -47,32 +45,7 @@ send(const exec::upstream& up, std::string method, std::string path, std::string
     native.body = std::move(body);
     auto built = up.provider->build_passthrough(core::endpoint::video, std::move(native));
     if (!built) co_return std::move(built).error();
-    auto& r = built.value();
-    transport::upstream_request req;
-    req.method = transport::http::string_to_verb(r.method);
-    if (req.method == transport::http::verb::unknown)
-        co_return core::error{core::error_kind::internal, "provider " + up.name + " built a request with method " + r.method, {}, {}};
-    req.url = up.base_url + r.path;
-    req.headers = std::move(r.headers);
-    if (!request_id.empty()) req.headers.emplace_back("x-request-id", std::string(request_id));
-    req.body = std::move(r.body);
-    auto sent = co_await up.client->send(std::move(req));
-    if (sent.ec == transport::net::error::operation_aborted) throw boost::system::system_error(sent.ec);
-    if (sent.ec) co_return exec::transport_error(sent.ec, up.name);
-    auto status = sent.response.status();
-    if (status < 200 || status > 299) {
-        auto text = co_await sent.response.read_all(max_upstream_error_body);
-        auto e = up.provider->map_error(status, text.body);
-        if (e.code.empty()) e.code = "upstream_" + std::to_string(status);
-        if (status == 404) e.kind = core::error_kind::not_found;
-        // The upstream refused the gateway's own key: not the caller's fault.
-        if (e.kind == core::error_kind::authentication || e.kind == core::error_kind::permission) {
-            e.kind = core::error_kind::upstream;
-            e.code = "upstream_credentials_rejected";
-        }
-        co_return e;
-    }
-    co_return std::move(sent.response);
+    co_return co_await exec::send_native(std::move(built).value(), up, request_id, /*keep_not_found=*/true);
 }
 
 inline core::result<upstream_video> parse_video(std::string_view body, const std::string& upstream_name) {
